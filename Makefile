@@ -1,0 +1,15 @@
+# The two commands a new user needs: `make demo` and `make test`.
+VENV := .venv/bin
+
+.PHONY: setup demo test bench
+setup:
+	@bash tools/setup.sh
+
+demo: setup
+	@$(VENV)/python -m scapula.demo
+
+test: setup
+	@$(VENV)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: setup
+	@$(VENV)/python bench/syscall_overhead.py

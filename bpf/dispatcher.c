@@ -1,0 +1,40 @@
+/* The two syscall hooks. Everything not being recorded leaves at once: sys_enter
+ * only acts for execve/execveat (compiled out when they are not recorded), and
+ * sys_exit tail-calls the syscall's filler, which is absent for syscalls that are
+ * not recorded, so the tail call falls through. */
+
+#if RECORD_EXEC
+static __always_inline void exec__stash(const void *regs, long id)
+{
+    u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    u32 zero = 0;
+    if (tgid == SELF_TGID)
+        return;
+    struct exec_stash *z = exec_stash_zero.lookup(&zero);
+    if (!z)
+        return;
+    exec_stash.update(&tgid, z);
+    struct exec_stash *s = exec_stash.lookup(&tgid);
+    if (!s)
+        return;
+    for (int i = 0; i < 6; i++)
+        s->args[i] = syscall__arg(regs, i);
+    const void *filename = (const void *)(id == NR_EXECVE ? s->args[0] : s->args[1]);
+    s->filename_len = bpf_probe_read_user_str(s->filename, MAX_PATH, filename);
+}
+
+RAW_TRACEPOINT_PROBE(sys_enter)
+{
+    long id = (long)ctx->args[1];
+    if (id == NR_EXECVE || id == NR_EXECVEAT)
+        exec__stash((const void *)ctx->args[0], id);
+    return 0;
+}
+#endif
+
+RAW_TRACEPOINT_PROBE(sys_exit)
+{
+    long id = syscall__id((const void *)ctx->args[0]);
+    fillers.call(ctx, id);
+    return 0;
+}

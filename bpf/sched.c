@@ -1,0 +1,50 @@
+/* Process lifecycle from the scheduler's tracepoints: these see every fork, exec
+ * and exit, including the ones no syscall of ours reports (a process killed by a
+ * signal never calls exit_group). */
+
+RAW_TRACEPOINT_PROBE(sched_process_exit)
+{
+    struct evt_writer w;
+    if (!writer__begin(&w, EVT_PROCEXIT, EVT_PROCEXIT_NSCALAR, 0))
+        return 0;
+    const void *task = (const void *)bpf_get_current_task();
+    s32 code = (s32)task__read_u32(task, OFF_TASK_EXIT_CODE);
+    /* Parameter 1: exit_code (int) */
+    writer__scalar(&w, code);
+    /* Parameter 2: status (int) */
+    writer__scalar(&w, (code >> 8) & 0xff);
+    /* Parameter 3: sig (int) */
+    writer__scalar(&w, code & 0x7f);
+    /* Parameter 4: core (int) */
+    writer__scalar(&w, (code >> 7) & 1);
+    writer__submit(&w);
+    return 0;
+}
+
+RAW_TRACEPOINT_PROBE(sched_process_fork)
+{
+    const void *child = (const void *)ctx->args[1];
+    struct evt_writer w;
+    if (!writer__begin(&w, EVT_PROCFORK, EVT_PROCFORK_NSCALAR, 0))
+        return 0;
+    /* Parameter 1: child_tid (pid) */
+    writer__scalar(&w, task__read_u32(child, OFF_TASK_PID));
+    /* Parameter 2: child_pid (pid) */
+    writer__scalar(&w, task__read_u32(child, OFF_TASK_TGID));
+    writer__submit(&w);
+    return 0;
+}
+
+RAW_TRACEPOINT_PROBE(sched_process_exec)
+{
+    const void *bprm = (const void *)ctx->args[2];
+    struct evt_writer w;
+    if (!writer__begin(&w, EVT_PROCEXEC, EVT_PROCEXEC_NSCALAR, 0))
+        return 0;
+    /* Parameter 1: old_tid (pid) */
+    writer__scalar(&w, (u32)ctx->args[1]);
+    /* Parameter 2: filename (path) */
+    writer__kernel_str(&w, (const void *)task__read_u64(bprm, OFF_BINPRM_FILENAME));
+    writer__submit(&w);
+    return 0;
+}

@@ -1,0 +1,73 @@
+"""Kernel records to rows: one tuple per event, laid out as `row_columns(event_type)` says.
+
+A row is the header fields, then the scalar parameters, then the variable ones, then
+the derived ones (added by capture/paths.py). Tuples, not dicts: this runs per event.
+"""
+import struct
+
+from scapula.errors import InputError
+from scapula.schemas import events as schema
+
+_TYPE_AT = struct.calcsize("<QQqIIIII")  # offset of `type` in schema.HEADER_FORMAT
+_U16 = struct.Struct("<H")
+RING_HEADER = 8  # the ring buffer's own header before each record
+
+
+def row_columns(evt: schema.EventType) -> tuple[str, ...]:
+    return (schema.HEADER_FIELDS + tuple(p.name for p in evt.scalars)
+            + tuple(p.name for p in evt.variables) + tuple(p.name for p in evt.derived))
+
+
+class Decoder:
+    """Turns a drained blob of ring records into row tuples."""
+
+    def __init__(self, events=schema.EVENTS):
+        self._layouts = {}
+        for e in events:
+            fixed = struct.Struct(e.kernel_format)
+            self._layouts[e.id] = (fixed.unpack_from, fixed.size, len(e.variables))
+        self.unknown = 0  # records of a type this table does not know
+
+    def decode(self, blob: bytes, offsets: list[int], out: list) -> None:
+        layouts = self._layouts
+        u16 = _U16.unpack_from
+        for off in offsets:
+            off += RING_HEADER
+            layout = layouts.get(u16(blob, off + _TYPE_AT)[0])
+            if layout is None:
+                self.unknown += 1
+                continue
+            unpack, size, nvar = layout
+            row = unpack(blob, off)
+            if nvar:
+                pos = off + size
+                values = []
+                for _ in range(nvar):
+                    n = u16(blob, pos)[0]
+                    if n == schema.VAR_ABSENT:
+                        values.append(None)
+                        pos += 2
+                    else:
+                        values.append(blob[pos + 2:pos + 2 + n])
+                        pos += 2 + n
+                row += tuple(values)
+            out.append(row)
+
+
+def split_argv(block: bytes | None) -> list[bytes] | None:
+    """A NUL-separated argv block (as the kernel sends it) to a list of arguments."""
+    if block is None:
+        return None
+    if not block:
+        return []
+    parts = block.split(b"\0")
+    if parts[-1] == b"":
+        parts.pop()
+    return parts
+
+
+def check_type(type_id: int, where: str) -> schema.EventType:
+    try:
+        return schema.BY_ID[type_id]
+    except KeyError:
+        raise InputError(f"{where}: unknown event type {type_id}") from None

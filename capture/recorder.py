@@ -1,0 +1,258 @@
+"""A recording from start to finish: load, snapshot, consume the ring, write, summarise."""
+from dataclasses import dataclass, field
+from operator import itemgetter
+import os
+import platform
+import signal
+import socket
+import sys
+import time
+
+from scapula import __version__
+from scapula.capture.decoder import Decoder
+from scapula.capture.paths import PathResolver
+from scapula.capture.program import Program, ProgramConfig
+from scapula.capture.ringbuf import RingReader
+from scapula.capture import snapshot
+from scapula.capture.writer import CaptureWriter, open_output
+from scapula.schemas import events as schema
+
+CHUNK_EVENTS = 16384        # rows per chunk, at most
+CHUNK_SECONDS = 1.0         # a chunk is written at least this often
+HOLD_BACK_NS = 50_000_000   # events from different CPUs reach the ring slightly out of
+                            # order; rows this recent wait for the next chunk
+POLL_SECONDS = 0.1
+
+
+@dataclass
+class RecordOptions:
+    output: str
+    syscalls: tuple[str, ...] = schema.DEFAULT_SYSCALLS
+    buffer_size: int = 8 << 20
+    duration: float | None = None
+    count: int | None = None
+    command: tuple[str, ...] = ()
+    follow: bool = False
+    status: bool = False          # live status line on stderr
+
+
+@dataclass
+class RecordSummary:
+    path: str
+    events: int = 0
+    drops: list[int] = field(default_factory=list)
+    sent: list[int] = field(default_factory=list)
+    bytes: int = 0
+    seconds: float = 0.0
+    command_status: int | None = None
+
+    @property
+    def dropped(self) -> int:
+        return sum(self.drops)
+
+
+class _Follow:
+    """The pids of one command's process tree, grown by its fork events."""
+
+    def __init__(self, root: int):
+        self.pids = {root}
+
+    def keep(self, rows: list[tuple]) -> list[tuple]:
+        out = []
+        fork_id = schema.BY_NAME["procfork"].id
+        for row in rows:
+            if row[4] in self.pids:
+                out.append(row)
+                if row[8] == fork_id:
+                    self.pids.add(row[12])  # child_pid
+        return out
+
+
+class Recorder:
+    def __init__(self, options: RecordOptions):
+        self.opt = options
+        self._stop = False
+        self._pending: list[tuple] = []
+        self.summary = RecordSummary(options.output)
+
+    def _request_stop(self, *_):
+        self._stop = True
+
+    def run(self) -> RecordSummary:
+        opt = self.opt
+        child = HeldCommand(opt.command) if opt.command else None
+        config = ProgramConfig(syscalls=opt.syscalls, buffer_size=opt.buffer_size,
+                               self_tgid=os.getpid())
+        old = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            with Program(config) as prog:
+                self._record(prog, child)
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+            if child is not None:
+                child.stop()
+        if child is not None:
+            self.summary.command_status = child.returncode
+        return self.summary
+
+    def _record(self, prog: Program, child) -> None:
+        opt = self.opt
+        processes, fds = snapshot.take(prog.boot_ns)
+        resolver = PathResolver(processes, fds)
+        follow = _Follow(child.pid) if (child is not None and opt.follow) else None
+        out = open_output(opt.output)
+        writer = CaptureWriter(out, opt.output)
+        writer.header(self._header(prog), processes, fds)
+        writer.flush()
+        ring = RingReader(prog.ring_fd, opt.buffer_size)
+        decoder = Decoder()
+        started = time.monotonic()
+        if child is not None:
+            child.release()
+        last_chunk = last_status = started
+        child_done_at = None
+        try:
+            while True:
+                ring.wait(POLL_SECONDS)
+                blob, offsets = ring.drain()
+                if offsets:
+                    decoder.decode(blob, offsets, self._pending)
+                now = time.monotonic()
+                if child is not None and child_done_at is None and child.poll() is not None:
+                    child_done_at = now
+                finished = (self._stop
+                            or (opt.duration is not None and now - started >= opt.duration)
+                            or (opt.count is not None and writer.events + len(self._pending) >= opt.count)
+                            or (child_done_at is not None and now - child_done_at >= 2 * POLL_SECONDS))
+                if finished:
+                    self._drain_rest(ring, decoder)
+                    self._flush(writer, resolver, follow, final=True)
+                    break
+                if len(self._pending) >= CHUNK_EVENTS or now - last_chunk >= CHUNK_SECONDS:
+                    self._flush(writer, resolver, follow, final=False)
+                    # so that a recorder killed later still leaves its loss counts
+                    writer.stats({"drops": prog.counters("drops"), "sent": prog.counters("sent"),
+                                  "events": writer.events})
+                    last_chunk = now
+                if opt.status and now - last_status >= 0.5:
+                    self._status(prog, writer, now - started)
+                    last_status = now
+        finally:
+            ring.close()
+            s = self.summary
+            s.drops = prog.counters("drops")
+            s.sent = prog.counters("sent")
+            s.events = writer.events
+            s.seconds = time.monotonic() - started
+            stats = {"drops": s.drops, "sent": s.sent, "events": writer.events,
+                     "unknown_records": decoder.unknown, "seconds": s.seconds}
+            writer.close(stats)
+            s.bytes = writer.offset
+            if opt.status:
+                sys.stderr.write("\n")
+
+    def _drain_rest(self, ring: RingReader, decoder: Decoder) -> None:
+        while True:
+            blob, offsets = ring.drain()
+            if not offsets:
+                return
+            decoder.decode(blob, offsets, self._pending)
+
+    def _flush(self, writer: CaptureWriter, resolver: PathResolver, follow, final: bool) -> None:
+        pending = self._pending
+        if not pending:
+            return
+        pending.sort(key=itemgetter(0))
+        if final:
+            ready, self._pending = pending, []
+        else:
+            cut = pending[-1][0] - HOLD_BACK_NS
+            i = _first_after(pending, cut)
+            ready, self._pending = pending[:i], pending[i:]
+        if follow is not None:
+            ready = follow.keep(ready)
+        ready = resolver.apply(ready)
+        if self.opt.count is not None:
+            ready = ready[:max(0, self.opt.count - writer.events)]
+        for start in range(0, len(ready), CHUNK_EVENTS):
+            writer.chunk(ready[start:start + CHUNK_EVENTS])
+        writer.flush()
+
+    def _header(self, prog: Program) -> dict:
+        opt = self.opt
+        return {
+            "host": socket.gethostname(),
+            "kernel": platform.release(),
+            "arch": platform.machine(),
+            "boot_ns": prog.boot_ns,
+            "cpus": os.cpu_count(),
+            "tool": f"scapula {__version__}",
+            "start_ns": time.time_ns(),
+            "config": {
+                "syscalls": list(opt.syscalls),
+                "buffer_size": opt.buffer_size,
+                "command": list(opt.command),
+                "follow": opt.follow,
+                "max_path": 4096,
+            },
+        }
+
+    def _status(self, prog: Program, writer: CaptureWriter, elapsed: float) -> None:
+        drops = sum(prog.counters("drops"))
+        rate = writer.events / elapsed if elapsed > 0 else 0
+        sys.stderr.write(f"\r{writer.events} events  {rate:,.0f}/s  {drops} dropped  "
+                         f"{writer.offset / 1e6:.1f} MB written ")
+        sys.stderr.flush()
+
+
+def _first_after(rows: list[tuple], ts: int) -> int:
+    lo, hi = 0, len(rows)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rows[mid][0] <= ts:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+class HeldCommand:
+    """A command forked now and held before exec until `release()`, so the
+    recording sees it from its very first syscall."""
+
+    def __init__(self, command: tuple[str, ...]):
+        self._r, self._w = os.pipe()
+        self.returncode = None
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                os.close(self._w)
+                os.read(self._r, 1)
+                os.close(self._r)
+                os.execvp(command[0], list(command))
+            except OSError as e:
+                os.write(2, f"scapula record: {command[0]}: cannot run: {e.strerror}\n".encode())
+            os._exit(127)
+        os.close(self._r)
+
+    def release(self) -> None:
+        os.write(self._w, b"g")
+        os.close(self._w)
+        self._w = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def stop(self) -> None:
+        if self._w is not None:
+            os.close(self._w)  # an unreleased child reads EOF and exits
+            self._w = None
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)

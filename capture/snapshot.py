@@ -1,0 +1,96 @@
+"""The /proc snapshot taken when recording starts: every process and its open fds.
+
+Processes older than the capture then have names, parents, cwds and open files.
+Paths stay bytes (a name need not be UTF-8). A process that exits while being read
+is simply left out.
+"""
+import os
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _link(path: str) -> bytes | None:
+    try:
+        return os.readlink(path.encode())
+    except OSError:
+        return None
+
+
+def _status_ids(status: bytes, key: bytes) -> list[int]:
+    for line in status.splitlines():
+        if line.startswith(key):
+            return [int(x) for x in line.split()[1:]]
+    return []
+
+
+def read_process(pid: int, boot_ns: int) -> dict | None:
+    base = f"/proc/{pid}"
+    stat = _read(f"{base}/stat")
+    status = _read(f"{base}/status")
+    if stat is None or status is None:
+        return None
+    # comm may hold spaces and parentheses: the fields start after the last ')'
+    rparen = stat.rindex(b")")
+    comm = stat[stat.index(b"(") + 1:rparen]
+    fields = stat[rparen + 2:].split()
+    uids, gids = _status_ids(status, b"Uid:"), _status_ids(status, b"Gid:")
+    cmdline = _read(f"{base}/cmdline") or b""
+    args = cmdline.split(b"\0")
+    if args and args[-1] == b"":
+        args.pop()
+    loginuid = _read(f"{base}/loginuid")
+    cgroup = (_read(f"{base}/cgroup") or b"").strip()
+    return {
+        "pid": pid,
+        "ppid": int(fields[1]),
+        "comm": comm,
+        "exe": _link(f"{base}/exe"),
+        "args": args,
+        "cwd": _link(f"{base}/cwd"),
+        "uid": uids[0] if uids else None,
+        "euid": uids[1] if len(uids) > 1 else None,
+        "gid": gids[0] if gids else None,
+        "egid": gids[1] if len(gids) > 1 else None,
+        "loginuid": int(loginuid) if loginuid and loginuid.strip().lstrip(b"-").isdigit() else None,
+        "start_ns": boot_ns + int(fields[19]) * 1_000_000_000 // CLK_TCK,
+        "cgroup": cgroup,
+    }
+
+
+def read_fds(pid: int) -> list[list]:
+    """[pid, fd, target] for each open fd of `pid` (target as readlink shows it)."""
+    base = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        target = _link(f"{base}/{name}")
+        if target is not None:
+            out.append([pid, int(name), target])
+    return out
+
+
+def take(boot_ns: int) -> tuple[list[dict], list[list]]:
+    """(processes, fds) of every process on the host right now."""
+    processes, fds = [], []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        proc = read_process(pid, boot_ns)
+        if proc is None:
+            continue
+        processes.append(proc)
+        fds.extend(read_fds(pid))
+    processes.sort(key=lambda p: p["pid"])
+    return processes, fds

@@ -1,0 +1,145 @@
+"""Writing .scapula files: preamble, header, schema, snapshot, event chunks, stats, footer.
+
+Everything is written front to back, so a pipe works as well as a file; the footer's
+offsets come from counting bytes, not from seeking.
+"""
+from array import array
+import os
+import sys
+
+import msgpack
+import zstandard
+
+from scapula.capture.decoder import row_columns
+from scapula.errors import ScapulaError
+from scapula.schemas import events as schema
+from scapula.schemas import format as fmt
+
+ZSTD_LEVEL = 3
+
+
+class WriteError(ScapulaError):
+    exit_code = 5
+
+
+def open_output(path: str):
+    """A binary stream for `path`; '-' is stdout. Files are created 0600."""
+    if path == "-":
+        return sys.stdout.buffer
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+    except OSError as e:
+        raise WriteError(f"{path}: cannot create capture file: {e.strerror}") from None
+    return os.fdopen(fd, "wb", buffering=1 << 20)
+
+
+def _column_encoders(evt: schema.EventType):
+    """(name, dtype or None) per row position; None means a msgpack list."""
+    kinds = {p.name: p for p in evt.params}
+    out = []
+    for name in row_columns(evt):
+        if name == "type":
+            out.append((name, "skip"))
+        elif name in fmt.HEADER_DTYPES:
+            out.append((name, fmt.HEADER_DTYPES[name]))
+        elif kinds[name].scalar:
+            out.append((name, fmt.SCALAR_DTYPES[schema.SCALAR_KINDS[kinds[name].kind]]))
+        else:
+            out.append((name, None))
+    return out
+
+
+def encode_chunk(rows: list[tuple]) -> dict:
+    """Rows in time order to the column-per-type chunk map (see FORMAT.md)."""
+    groups: dict[int, list] = {}
+    type_at = schema.HEADER_FIELDS.index("type")
+    order = array("H")
+    for row in rows:
+        t = row[type_at]
+        order.append(t)
+        groups.setdefault(t, []).append(row)
+    out = {}
+    for t, grows in groups.items():
+        cols, dtypes = {}, {}
+        for (name, dtype), values in zip(_ENCODERS[t], zip(*grows)):
+            if dtype == "skip":
+                continue
+            if dtype is None:
+                cols[name] = list(values)
+            elif dtype == "bytes16":
+                cols[name] = b"".join(values)
+                dtypes[name] = dtype
+            else:
+                cols[name] = array(fmt.DTYPES[dtype], values).tobytes()
+                dtypes[name] = dtype
+        out[t] = {"n": len(grows), "cols": cols, "dtypes": dtypes}
+    return {"n": len(rows), "order": order.tobytes(), "groups": out}
+
+
+_ENCODERS = {e.id: _column_encoders(e) for e in schema.EVENTS}
+
+
+class CaptureWriter:
+    """One capture file. Call header() once, then chunks and stats, then close()."""
+
+    def __init__(self, stream, name: str = "capture"):
+        self._out = stream
+        self.name = name
+        self.offset = 0
+        self.chunks: list[list] = []   # footer index: offset, first ts, last ts, count
+        self.events = 0
+        self._zstd = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        self._pack = msgpack.Packer(use_bin_type=True).pack
+        self._write(fmt.PREAMBLE.pack(fmt.FILE_MAGIC, fmt.FORMAT_MAJOR, fmt.FORMAT_MINOR, 0))
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._out.write(data)
+        except OSError as e:
+            raise WriteError(f"{self.name}: write failed at byte {self.offset}: {e.strerror}") from None
+        self.offset += len(data)
+
+    def _block(self, btype: int, obj, compress: bool = True, prefix: bytes = b"") -> int:
+        raw = self._pack(obj)
+        body = self._zstd.compress(raw) if compress else raw
+        payload = prefix + body
+        start = self.offset
+        flags = fmt.FLAG_ZSTD if compress else 0
+        self._write(fmt.block_header(btype, flags, payload, len(prefix) + len(raw)) + payload)
+        return start
+
+    def header(self, info: dict, processes: list[dict], fds: list[list]) -> None:
+        self._block(fmt.HEADER, info, compress=False)
+        self._block(fmt.SCHEMA, schema.as_dict())
+        self._block(fmt.PROCESSES, processes)
+        self._block(fmt.FDS, fds)
+
+    def chunk(self, rows: list[tuple]) -> None:
+        """Rows sorted by time; written as one independent chunk."""
+        if not rows:
+            return
+        first, last = rows[0][0], rows[-1][0]
+        summary = fmt.CHUNK_SUMMARY.pack(first, last, len(rows))
+        start = self._block(fmt.CHUNK, encode_chunk(rows), prefix=summary)
+        self.chunks.append([start, first, last, len(rows)])
+        self.events += len(rows)
+
+    def stats(self, stats: dict) -> None:
+        self._block(fmt.STATS, stats, compress=False)
+
+    def flush(self) -> None:
+        try:
+            self._out.flush()
+        except OSError as e:
+            raise WriteError(f"{self.name}: write failed: {e.strerror}") from None
+
+    def close(self, stats: dict) -> None:
+        """Final stats, the footer index and the trailer: the file is complete."""
+        self.stats(stats)
+        footer = {"chunks": self.chunks, "events": self.events, "stats": stats}
+        footer_at = self._block(fmt.FOOTER, footer, compress=False)
+        self._write(fmt.TRAILER.pack(footer_at, fmt.END_MAGIC))
+        self.flush()
+        if self._out is not sys.stdout.buffer:
+            self._out.close()

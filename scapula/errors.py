@@ -1,0 +1,15 @@
+"""The root of scapula's exceptions. Each carries the exit code the CLI uses for it."""
+
+
+class ScapulaError(Exception):
+    """An error a user can cause or fix; printed as one line, never as a traceback."""
+    exit_code = 1
+
+
+class UsageError(ScapulaError):
+    exit_code = 2
+
+
+class InputError(ScapulaError):
+    """Bad input: a damaged, truncated or unsupported capture file."""
+    exit_code = 3

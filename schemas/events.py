@@ -1,0 +1,239 @@
+"""The event table: every event type scapula records, with its ordered, typed parameters.
+
+This is the one source of truth. The BPF side gets its defines from it, the decoder
+its record layouts, the capture file embeds it (see FORMAT.md), and tests check the
+fillers against it.
+
+Kernel record layout of one event (little-endian, no padding):
+    header (HEADER_FORMAT below, 64 bytes)
+    one 8-byte slot per scalar parameter, in table order
+    per variable parameter, in table order: u16 length, then that many bytes
+        (length 0xFFFF: the kernel could not read it, the value is None)
+Derived parameters are added in user space (for example a path resolved to an
+absolute one) and are never sent by the kernel.
+"""
+from dataclasses import dataclass, field
+import struct
+
+SCHEMA_VERSION = 1
+
+# ts, cgroup_id, res, tid, pid, ppid, uid, gid, type, cpu, comm
+HEADER_FORMAT = "<QQqIIIIIHH16s"
+HEADER_SIZE = struct.calcsize(HEADER_FORMAT)
+HEADER_FIELDS = ("ts", "cgroup", "res", "tid", "pid", "ppid", "uid", "gid", "type", "cpu", "comm")
+VAR_ABSENT = 0xFFFF
+
+# Parameter kinds. Scalars travel in 8-byte slots; the rest are variable length.
+SCALAR_KINDS = {
+    "fd": "q",      # a file descriptor number (AT_FDCWD is -100)
+    "int": "q",
+    "uint": "Q",
+    "pid": "q",
+    "uid": "q",     # -1 means "unchanged" for the setres* family
+    "gid": "q",
+    "mode": "Q",    # rendered in octal
+    "flags": "Q",   # rendered with the table named by Param.table
+}
+VAR_KINDS = {
+    "path": "bytes",   # a path as the process passed it
+    "str": "bytes",    # a string that is not a path (memfd name, ...)
+    "argv": "bytes",   # NUL-separated list, decoded to a list of bytes
+}
+DERIVED_KINDS = {"abspath"}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str
+    table: str | None = None       # flags table name, for kind "flags"
+    desc: str = ""
+    # For kind "abspath": the path parameter it resolves and the dirfd parameter
+    # (None: relative to the cwd).
+    source: str | None = None
+    dirfd: str | None = None
+
+    @property
+    def scalar(self) -> bool:
+        return self.kind in SCALAR_KINDS
+
+    @property
+    def derived(self) -> bool:
+        return self.kind in DERIVED_KINDS
+
+
+@dataclass(frozen=True)
+class EventType:
+    id: int
+    name: str
+    category: str               # file, process, lifecycle
+    params: tuple[Param, ...]
+    syscall: int | None = None  # x86_64 syscall number, None for tracepoint events
+    res: str = "res"            # what the result means (fd, tid, ...)
+    desc: str = ""
+
+    @property
+    def scalars(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.scalar)
+
+    @property
+    def variables(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if not p.scalar and not p.derived)
+
+    @property
+    def derived(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.derived)
+
+    @property
+    def kernel_format(self) -> str:
+        return HEADER_FORMAT + "".join(SCALAR_KINDS[p.kind] for p in self.scalars)
+
+
+def P(name, kind, table=None, desc="", source=None, dirfd=None):
+    return Param(name, kind, table, desc, source, dirfd)
+
+
+def ABS(source, dirfd=None):
+    return Param(f"{source}_abs", "abspath", desc=f"{source} resolved to an absolute path",
+                 source=source, dirfd=dirfd)
+
+
+_FD, _DIRFD = P("fd", "fd"), P("dirfd", "fd", desc="directory fd for a relative path (AT_FDCWD = -100)")
+
+EVENTS: tuple[EventType, ...] = (
+    # --- process lifecycle: syscalls --------------------------------------------
+    EventType(1, "execve", "process", (
+        P("filename", "path"), P("argv", "argv"), P("envp", "argv"), ABS("filename")),
+        syscall=59, desc="execute a program; argv/envp as the new image sees them"),
+    EventType(2, "execveat", "process", (
+        _DIRFD, P("filename", "path"), P("argv", "argv"), P("envp", "argv"),
+        P("flags", "flags", "at"), ABS("filename", "dirfd")), syscall=322),
+    EventType(3, "clone", "process", (P("flags", "flags", "clone"),), syscall=56,
+              res="tid", desc="result: the child's tid in the parent, 0 in the child"),
+    EventType(4, "clone3", "process", (P("flags", "flags", "clone"), P("size", "uint")),
+              syscall=435, res="tid"),
+    EventType(5, "fork", "process", (), syscall=57, res="tid"),
+    EventType(6, "vfork", "process", (), syscall=58, res="tid"),
+    # --- process lifecycle: scheduler tracepoints --------------------------------
+    EventType(7, "procexit", "lifecycle", (
+        P("exit_code", "int", desc="the raw wait status word"),
+        P("status", "int", desc="exit status (exit_code >> 8)"),
+        P("sig", "int", desc="terminating signal, 0 for a normal exit"),
+        P("core", "int", desc="1 when a core was dumped")),
+        desc="a thread ended (sched_process_exit); exit/exit_group end here"),
+    EventType(8, "procfork", "lifecycle", (
+        P("child_tid", "pid"), P("child_pid", "pid", desc="the child's thread group id")),
+        desc="a task was created (sched_process_fork), seen from the parent"),
+    EventType(9, "procexec", "lifecycle", (
+        P("old_tid", "pid", desc="the tid that called exec"), P("filename", "path")),
+        desc="a program image was loaded (sched_process_exec)"),
+    # --- files -------------------------------------------------------------------
+    EventType(10, "open", "file", (
+        P("name", "path"), P("flags", "flags", "open"), P("mode", "mode"), ABS("name")),
+        syscall=2, res="fd"),
+    EventType(11, "openat", "file", (
+        _DIRFD, P("name", "path"), P("flags", "flags", "open"), P("mode", "mode"),
+        ABS("name", "dirfd")), syscall=257, res="fd"),
+    EventType(12, "openat2", "file", (
+        _DIRFD, P("name", "path"), P("flags", "flags", "open"), P("mode", "mode"),
+        P("resolve", "flags", "resolve"), ABS("name", "dirfd")), syscall=437, res="fd"),
+    EventType(13, "creat", "file", (P("name", "path"), P("mode", "mode"), ABS("name")),
+              syscall=85, res="fd"),
+    EventType(14, "close", "file", (_FD,), syscall=3),
+    EventType(15, "dup", "file", (P("oldfd", "fd"),), syscall=32, res="fd"),
+    EventType(16, "dup2", "file", (P("oldfd", "fd"), P("newfd", "fd")), syscall=33, res="fd"),
+    EventType(17, "dup3", "file", (P("oldfd", "fd"), P("newfd", "fd"), P("flags", "flags", "dup")),
+              syscall=292, res="fd"),
+    EventType(18, "pipe", "file", (P("fd1", "fd", desc="read end"), P("fd2", "fd", desc="write end")),
+              syscall=22),
+    EventType(19, "pipe2", "file", (P("fd1", "fd"), P("fd2", "fd"), P("flags", "flags", "pipe")),
+              syscall=293),
+    EventType(20, "chdir", "file", (P("path", "path"), ABS("path")), syscall=80),
+    EventType(21, "fchdir", "file", (_FD,), syscall=81),
+    EventType(22, "unlink", "file", (P("path", "path"), ABS("path")), syscall=87),
+    EventType(23, "unlinkat", "file", (
+        _DIRFD, P("name", "path"), P("flags", "flags", "at"), ABS("name", "dirfd")), syscall=263),
+    EventType(24, "rename", "file", (
+        P("oldpath", "path"), P("newpath", "path"), ABS("oldpath"), ABS("newpath")), syscall=82),
+    EventType(25, "renameat", "file", (
+        P("olddirfd", "fd"), P("oldpath", "path"), P("newdirfd", "fd"), P("newpath", "path"),
+        ABS("oldpath", "olddirfd"), ABS("newpath", "newdirfd")), syscall=264),
+    EventType(26, "renameat2", "file", (
+        P("olddirfd", "fd"), P("oldpath", "path"), P("newdirfd", "fd"), P("newpath", "path"),
+        P("flags", "flags", "rename"),
+        ABS("oldpath", "olddirfd"), ABS("newpath", "newdirfd")), syscall=316),
+    EventType(27, "mkdir", "file", (P("path", "path"), P("mode", "mode"), ABS("path")), syscall=83),
+    EventType(28, "mkdirat", "file", (
+        _DIRFD, P("path", "path"), P("mode", "mode"), ABS("path", "dirfd")), syscall=258),
+    EventType(29, "rmdir", "file", (P("path", "path"), ABS("path")), syscall=84),
+    EventType(30, "link", "file", (
+        P("oldpath", "path"), P("newpath", "path"), ABS("oldpath"), ABS("newpath")), syscall=86),
+    EventType(31, "linkat", "file", (
+        P("olddirfd", "fd"), P("oldpath", "path"), P("newdirfd", "fd"), P("newpath", "path"),
+        P("flags", "flags", "at"),
+        ABS("oldpath", "olddirfd"), ABS("newpath", "newdirfd")), syscall=265),
+    EventType(32, "symlink", "file", (
+        P("target", "path", desc="the link's content, not resolved"), P("linkpath", "path"),
+        ABS("linkpath")), syscall=88),
+    EventType(33, "symlinkat", "file", (
+        P("target", "path"), P("linkdirfd", "fd"), P("linkpath", "path"),
+        ABS("linkpath", "linkdirfd")), syscall=266),
+    EventType(34, "chmod", "file", (P("filename", "path"), P("mode", "mode"), ABS("filename")),
+              syscall=90),
+    EventType(35, "fchmod", "file", (_FD, P("mode", "mode")), syscall=91),
+    EventType(36, "fchmodat", "file", (
+        _DIRFD, P("filename", "path"), P("mode", "mode"), ABS("filename", "dirfd")), syscall=268),
+    EventType(37, "memfd_create", "file", (P("name", "str"), P("flags", "flags", "memfd")),
+              syscall=319, res="fd"),
+    # --- identity ----------------------------------------------------------------
+    EventType(38, "setuid", "process", (P("uid", "uid"),), syscall=105),
+    EventType(39, "setgid", "process", (P("gid", "gid"),), syscall=106),
+    EventType(40, "setresuid", "process", (P("ruid", "uid"), P("euid", "uid"), P("suid", "uid")),
+              syscall=117),
+    EventType(41, "setresgid", "process", (P("rgid", "gid"), P("egid", "gid"), P("sgid", "gid")),
+              syscall=119),
+)
+
+BY_ID = {e.id: e for e in EVENTS}
+BY_NAME = {e.name: e for e in EVENTS}
+BY_SYSCALL = {e.syscall: e for e in EVENTS if e.syscall is not None}
+
+# Syscalls that end a process: they never return, so procexit stands for them.
+EXIT_SYSCALLS = {"exit": 60, "exit_group": 231}
+
+# Recorded when no --syscalls/--all is given: everything in the table.
+DEFAULT_SYSCALLS = tuple(e.name for e in EVENTS if e.syscall is not None)
+
+
+def as_dict() -> dict:
+    """The table as plain data, for embedding in capture files and for other tools."""
+    return {
+        "version": SCHEMA_VERSION,
+        "header": {"format": HEADER_FORMAT, "fields": list(HEADER_FIELDS)},
+        "events": [
+            {
+                "id": e.id, "name": e.name, "category": e.category, "syscall": e.syscall,
+                "res": e.res, "desc": e.desc,
+                "params": [
+                    {k: v for k, v in (("name", p.name), ("kind", p.kind), ("table", p.table),
+                                       ("desc", p.desc), ("source", p.source), ("dirfd", p.dirfd))
+                     if v is not None and v != ""}
+                    for p in e.params
+                ],
+            }
+            for e in EVENTS
+        ],
+    }
+
+
+def from_dict(data: dict) -> tuple[EventType, ...]:
+    """Rebuild a table embedded in a capture file (possibly older than this code)."""
+    return tuple(
+        EventType(
+            d["id"], d["name"], d["category"],
+            tuple(Param(p["name"], p["kind"], p.get("table"), p.get("desc", ""),
+                        p.get("source"), p.get("dirfd")) for p in d["params"]),
+            d.get("syscall"), d.get("res", "res"), d.get("desc", ""),
+        )
+        for d in data["events"]
+    )
