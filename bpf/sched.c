@@ -25,7 +25,9 @@ RAW_TRACEPOINT_PROBE(sched_process_fork)
 {
     const void *child = (const void *)ctx->args[1];
     struct evt_writer w;
-    if (!writer__begin(&w, EVT_PROCFORK, EVT_PROCFORK_NSCALAR, 0))
+    /* Recorded even when the recorder forks: the child (a recorded command) is
+     * not the recorder, and its state starts from this event. */
+    if (!writer__start(&w, EVT_PROCFORK, EVT_PROCFORK_NSCALAR, 0))
         return 0;
     /* Parameter 1: child_tid (pid) */
     writer__scalar(&w, task__read_u32(child, OFF_TASK_PID));

@@ -34,11 +34,10 @@ static __always_inline u32 bounded(u32 v, u32 mask)
     return v & mask;
 }
 
-static __always_inline int writer__begin(struct evt_writer *w, u16 type, u32 nscalar, s64 res)
+/* Starts an event for the current task, whoever it is. */
+static __always_inline int writer__start(struct evt_writer *w, u16 type, u32 nscalar, s64 res)
 {
     u64 pid_tgid = bpf_get_current_pid_tgid();
-    if ((pid_tgid >> 32) == SELF_TGID)
-        return 0;
     u32 zero = 0;
     struct scratch_buf *s = scratch.lookup(&zero);
     if (!s)
@@ -60,6 +59,14 @@ static __always_inline int writer__begin(struct evt_writer *w, u16 type, u32 nsc
     w->slot = 0;
     w->var_off = sizeof(struct evt_header) + 8 * nscalar;
     return 1;
+}
+
+/* Starts an event unless the current task is the recorder: it never records itself. */
+static __always_inline int writer__begin(struct evt_writer *w, u16 type, u32 nscalar, s64 res)
+{
+    if ((bpf_get_current_pid_tgid() >> 32) == SELF_TGID)
+        return 0;
+    return writer__start(w, type, nscalar, res);
 }
 
 static __always_inline void writer__scalar(struct evt_writer *w, u64 value)

@@ -1,6 +1,5 @@
 """A recording from start to finish: load, snapshot, consume the ring, write, summarise."""
 from dataclasses import dataclass, field
-from operator import itemgetter
 import os
 import platform
 import signal
@@ -9,18 +8,13 @@ import sys
 import time
 
 from scapula import __version__
-from scapula.capture.decoder import Decoder
-from scapula.capture.paths import PathResolver
-from scapula.capture.program import Program, ProgramConfig
-from scapula.capture.ringbuf import RingReader
-from scapula.capture import snapshot
+from scapula.capture.probe import Probe
+from scapula.capture.program import ProgramConfig
 from scapula.capture.writer import CaptureWriter, open_output
 from scapula.schemas import events as schema
 
 CHUNK_EVENTS = 16384        # rows per chunk, at most
 CHUNK_SECONDS = 1.0         # a chunk is written at least this often
-HOLD_BACK_NS = 50_000_000   # events from different CPUs reach the ring slightly out of
-                            # order; rows this recent wait for the next chunk
 POLL_SECONDS = 0.1
 
 
@@ -72,7 +66,6 @@ class Recorder:
     def __init__(self, options: RecordOptions):
         self.opt = options
         self._stop = False
-        self._pending: list[tuple] = []
         self.summary = RecordSummary(options.output)
 
     def _request_stop(self, *_):
@@ -85,8 +78,8 @@ class Recorder:
                                self_tgid=os.getpid())
         old = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            with Program(config) as prog:
-                self._record(prog, child)
+            with Probe(config) as probe:
+                self._record(probe, child)
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
@@ -96,17 +89,12 @@ class Recorder:
             self.summary.command_status = child.returncode
         return self.summary
 
-    def _record(self, prog: Program, child) -> None:
+    def _record(self, probe: Probe, child) -> None:
         opt = self.opt
-        processes, fds = snapshot.take(prog.boot_ns)
-        resolver = PathResolver(processes, fds)
         follow = _Follow(child.pid) if (child is not None and opt.follow) else None
-        out = open_output(opt.output)
-        writer = CaptureWriter(out, opt.output)
-        writer.header(self._header(prog), processes, fds)
+        writer = CaptureWriter(open_output(opt.output), opt.output)
+        writer.header(self._header(probe), probe.processes, probe.fds)
         writer.flush()
-        ring = RingReader(prog.ring_fd, opt.buffer_size)
-        decoder = Decoder()
         started = time.monotonic()
         if child is not None:
             child.release()
@@ -114,78 +102,53 @@ class Recorder:
         child_done_at = None
         try:
             while True:
-                ring.wait(POLL_SECONDS)
-                blob, offsets = ring.drain()
-                if offsets:
-                    decoder.decode(blob, offsets, self._pending)
+                probe.poll(POLL_SECONDS)
                 now = time.monotonic()
                 if child is not None and child_done_at is None and child.poll() is not None:
                     child_done_at = now
                 finished = (self._stop
                             or (opt.duration is not None and now - started >= opt.duration)
-                            or (opt.count is not None and writer.events + len(self._pending) >= opt.count)
+                            or (opt.count is not None and writer.events + probe.pending >= opt.count)
                             or (child_done_at is not None and now - child_done_at >= 2 * POLL_SECONDS))
                 if finished:
-                    self._drain_rest(ring, decoder)
-                    self._flush(writer, resolver, follow, final=True)
+                    probe.drain()
+                    self._write(writer, probe.ready(final=True), follow)
                     break
-                if len(self._pending) >= CHUNK_EVENTS or now - last_chunk >= CHUNK_SECONDS:
-                    self._flush(writer, resolver, follow, final=False)
+                if probe.pending >= CHUNK_EVENTS or now - last_chunk >= CHUNK_SECONDS:
+                    self._write(writer, probe.ready(), follow)
                     # so that a recorder killed later still leaves its loss counts
-                    writer.stats({"drops": prog.counters("drops"), "sent": prog.counters("sent"),
-                                  "events": writer.events})
+                    writer.stats(probe.counters() | {"events": writer.events})
+                    writer.flush()
                     last_chunk = now
                 if opt.status and now - last_status >= 0.5:
-                    self._status(prog, writer, now - started)
+                    self._status(probe, writer, now - started)
                     last_status = now
         finally:
-            ring.close()
             s = self.summary
-            s.drops = prog.counters("drops")
-            s.sent = prog.counters("sent")
+            counters = probe.counters()
+            s.drops, s.sent = counters["drops"], counters["sent"]
             s.events = writer.events
             s.seconds = time.monotonic() - started
-            stats = {"drops": s.drops, "sent": s.sent, "events": writer.events,
-                     "unknown_records": decoder.unknown, "seconds": s.seconds}
-            writer.close(stats)
+            writer.close(counters | {"events": writer.events, "seconds": s.seconds})
             s.bytes = writer.offset
             if opt.status:
                 sys.stderr.write("\n")
 
-    def _drain_rest(self, ring: RingReader, decoder: Decoder) -> None:
-        while True:
-            blob, offsets = ring.drain()
-            if not offsets:
-                return
-            decoder.decode(blob, offsets, self._pending)
-
-    def _flush(self, writer: CaptureWriter, resolver: PathResolver, follow, final: bool) -> None:
-        pending = self._pending
-        if not pending:
-            return
-        pending.sort(key=itemgetter(0))
-        if final:
-            ready, self._pending = pending, []
-        else:
-            cut = pending[-1][0] - HOLD_BACK_NS
-            i = _first_after(pending, cut)
-            ready, self._pending = pending[:i], pending[i:]
+    def _write(self, writer: CaptureWriter, rows: list[tuple], follow) -> None:
         if follow is not None:
-            ready = follow.keep(ready)
-        ready = resolver.apply(ready)
+            rows = follow.keep(rows)
         if self.opt.count is not None:
-            ready = ready[:max(0, self.opt.count - writer.events)]
-        for start in range(0, len(ready), CHUNK_EVENTS):
-            writer.chunk(ready[start:start + CHUNK_EVENTS])
-        writer.flush()
+            rows = rows[:max(0, self.opt.count - writer.events)]
+        for start in range(0, len(rows), CHUNK_EVENTS):
+            writer.chunk(rows[start:start + CHUNK_EVENTS])
 
-    def _header(self, prog: Program) -> dict:
+    def _header(self, probe: Probe) -> dict:
         opt = self.opt
         return {
             "host": socket.gethostname(),
             "kernel": platform.release(),
             "arch": platform.machine(),
-            "boot_ns": prog.boot_ns,
+            "boot_ns": probe.boot_ns,
             "cpus": os.cpu_count(),
             "tool": f"scapula {__version__}",
             "start_ns": time.time_ns(),
@@ -198,23 +161,12 @@ class Recorder:
             },
         }
 
-    def _status(self, prog: Program, writer: CaptureWriter, elapsed: float) -> None:
-        drops = sum(prog.counters("drops"))
+    def _status(self, probe: Probe, writer: CaptureWriter, elapsed: float) -> None:
+        drops = sum(probe.counters()["drops"])
         rate = writer.events / elapsed if elapsed > 0 else 0
         sys.stderr.write(f"\r{writer.events} events  {rate:,.0f}/s  {drops} dropped  "
                          f"{writer.offset / 1e6:.1f} MB written ")
         sys.stderr.flush()
-
-
-def _first_after(rows: list[tuple], ts: int) -> int:
-    lo, hi = 0, len(rows)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if rows[mid][0] <= ts:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 class HeldCommand:

@@ -1,0 +1,85 @@
+"""`scapula record`."""
+import os
+import sys
+
+import click
+
+from scapula.capture.program import ProgramConfig, filler_names, source, resolve_offsets, boot_epoch_ns
+from scapula.capture.btf import BTF
+from scapula.capture.recorder import Recorder, RecordOptions
+from scapula.cli import clean_errors
+from scapula.errors import UsageError
+from scapula.schemas import events as schema
+
+
+def parse_size(text: str) -> int:
+    """8M, 512K, 1G or a plain number of bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    try:
+        if t and t[-1] in units:
+            return int(float(t[:-1]) * units[t[-1]])
+        return int(t)
+    except ValueError:
+        raise UsageError(f"--buffer-size {text}: not a size (examples: 8M, 512K, 1048576)") from None
+
+
+def choose_syscalls(syscalls: str | None, all_: bool) -> tuple[str, ...]:
+    recordable = filler_names()
+    if all_:
+        return tuple(sorted(recordable))
+    if not syscalls:
+        return schema.DEFAULT_SYSCALLS
+    names = tuple(n.strip() for n in syscalls.split(",") if n.strip())
+    unknown = [n for n in names if n not in recordable]
+    if unknown:
+        raise UsageError(f"--syscalls: unknown or unsupported: {', '.join(unknown)} "
+                         f"(supported: {', '.join(sorted(recordable))})")
+    return names
+
+
+@click.command(context_settings={"ignore_unknown_options": False})
+@click.option("-w", "--write", "output", metavar="FILE", help="Capture file to write ('-' for stdout).")
+@click.option("--duration", type=float, metavar="SECONDS", help="Stop after this long.")
+@click.option("--count", type=int, metavar="N", help="Stop after N events.")
+@click.option("--follow", is_flag=True, help="With a COMMAND: keep only its process tree.")
+@click.option("--syscalls", metavar="LIST", help="Comma-separated syscalls to record (default: all supported).")
+@click.option("--all", "all_", is_flag=True, help="Record every syscall scapula supports.")
+@click.option("--buffer-size", default="8M", show_default=True, metavar="SIZE",
+              help="Ring buffer size, a power of two (8M, 512K...).")
+@click.option("--print-bpf", is_flag=True, help="Print the C program BCC would compile, and exit.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@clean_errors
+def record(output, duration, count, follow, syscalls, all_, buffer_size, print_bpf, command):
+    """Record the host (or COMMAND and what it starts) into a capture file.
+
+    \b
+    Examples:
+      scapula record -w host.scapula --duration 10
+      scapula record -w build.scapula --follow -- make -j2
+    """
+    names = choose_syscalls(syscalls, all_)
+    size = parse_size(buffer_size)
+    if print_bpf:
+        config = ProgramConfig(syscalls=names, buffer_size=size, self_tgid=os.getpid())
+        click.echo(source(config, resolve_offsets(BTF.load()), boot_epoch_ns()))
+        return
+    if not output:
+        raise UsageError("record: -w FILE is required (use -w - for stdout)")
+    if follow and not command:
+        raise UsageError("record: --follow needs a COMMAND after --")
+    if output == "-" and sys.stdout.isatty():
+        raise UsageError("record: -w - would write binary data to a terminal; redirect it")
+    if os.geteuid() != 0:
+        raise UsageError("record: needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs")
+    options = RecordOptions(output=output, syscalls=names, buffer_size=size, duration=duration,
+                            count=count, command=tuple(command), follow=follow,
+                            status=sys.stderr.isatty())
+    summary = Recorder(options).run()
+    drops = ", ".join(f"cpu{i}: {d}" for i, d in enumerate(summary.drops))
+    where = "stdout" if output == "-" else output
+    click.echo(f"recorded {summary.events} events in {summary.seconds:.1f}s to {where} "
+               f"({summary.bytes:,} bytes); dropped {summary.dropped} ({drops})", err=True)
+    if summary.dropped:
+        click.echo(f"scapula: warning: {summary.dropped} events were lost because the ring buffer "
+                   "was full; try a larger --buffer-size or fewer --syscalls", err=True)

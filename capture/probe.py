@@ -1,0 +1,97 @@
+"""The live probe as a context manager: program loaded, snapshot taken, ring read.
+
+`poll()` hands back decoded rows as they arrive; `ready()` puts them in time order,
+resolves their paths and returns those old enough to be final. The recorder and the
+live tests both use it, so what a test sees is what a recording writes.
+"""
+from operator import itemgetter
+
+from scapula.capture.decoder import Decoder
+from scapula.capture.paths import PathResolver
+from scapula.capture.program import Program, ProgramConfig
+from scapula.capture.ringbuf import RingReader
+from scapula.capture import snapshot
+
+# Events from different CPUs reach the ring slightly out of order; rows this recent
+# wait for the next call, so every batch handed out is in time order after the last.
+HOLD_BACK_NS = 50_000_000
+
+
+class Probe:
+    def __init__(self, config: ProgramConfig):
+        self.config = config
+        self.program = Program(config)
+        self.decoder = Decoder()
+        self.processes: list[dict] = []
+        self.fds: list[list] = []
+        self._ring = None
+        self._resolver = None
+        self._pending: list[tuple] = []
+
+    def __enter__(self):
+        self.program.load()
+        try:
+            self.processes, self.fds = snapshot.take(self.program.boot_ns)
+            self._resolver = PathResolver(self.processes, self.fds)
+            self._ring = RingReader(self.program.ring_fd, self.config.buffer_size)
+        except BaseException:
+            self.program.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        if self._ring is not None:
+            self._ring.close()
+            self._ring = None
+        self.program.close()
+
+    @property
+    def boot_ns(self) -> int:
+        return self.program.boot_ns
+
+    def poll(self, timeout: float = 0.1) -> int:
+        """Wait up to `timeout` for events and take in all there are; returns how many."""
+        self._ring.wait(timeout)
+        return self.drain()
+
+    def drain(self) -> int:
+        n = 0
+        while True:
+            blob, offsets = self._ring.drain()
+            if not offsets:
+                return n
+            self.decoder.decode(blob, offsets, self._pending)
+            n += len(offsets)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def ready(self, final: bool = False) -> list[tuple]:
+        """Rows in time order with their paths resolved. Unless `final`, the newest
+        HOLD_BACK_NS of rows stay behind for the next call."""
+        pending = self._pending
+        if not pending:
+            return []
+        pending.sort(key=itemgetter(0))
+        if final:
+            out, self._pending = pending, []
+        else:
+            i = _first_after(pending, pending[-1][0] - HOLD_BACK_NS)
+            out, self._pending = pending[:i], pending[i:]
+        return self._resolver.apply(out)
+
+    def counters(self) -> dict:
+        return {"drops": self.program.counters("drops"), "sent": self.program.counters("sent"),
+                "unknown_records": self.decoder.unknown}
+
+
+def _first_after(rows: list[tuple], ts: int) -> int:
+    lo, hi = 0, len(rows)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rows[mid][0] <= ts:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo

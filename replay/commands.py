@@ -1,0 +1,96 @@
+"""`scapula info` and `scapula print`."""
+import json
+import time
+
+import click
+
+from scapula.cli import clean_errors, warn
+from scapula.errors import UsageError
+from scapula.replay.event import text
+from scapula.replay.reader import Capture
+from scapula.replay.summary import summarize
+from scapula.schemas import events as schema
+
+
+def clock(ns: int) -> str:
+    """Local wall-clock time with nanoseconds, as sysdig prints it."""
+    return time.strftime("%H:%M:%S", time.localtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}"
+
+
+def iso(ns: int | None) -> str:
+    if ns is None:
+        return "-"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + \
+        f".{ns % 1_000_000_000:09d}Z"
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@clean_errors
+def info(file, as_json):
+    """Describe a capture: host, time range, events per type, drops."""
+    with Capture(file) as cap:
+        s = summarize(cap)
+    if as_json:
+        click.echo(json.dumps(s, indent=2))
+        return
+    for w in s["warnings"]:
+        warn(w)
+    state = "complete" if s["complete"] else ("TRUNCATED" if s["truncated"] else "incomplete")
+    click.echo(f"file      {s['file']}  (format {s['format']}, {state})")
+    click.echo(f"host      {s['host']}  kernel {s['kernel']}  {s['cpus']} cpus  {s['tool']}")
+    click.echo(f"time      {iso(s['first_ns'])} .. {iso(s['last_ns'])}")
+    click.echo(f"events    {s['events']}")
+    drops = " ".join(f"cpu{i}={d}" for i, d in enumerate(s["drops"]))
+    click.echo(f"dropped   {s['dropped']}  ({drops or 'no counts recorded'})")
+    click.echo(f"snapshot  {s['processes']} processes, {s['fds']} open fds")
+    syscalls = s["config"].get("syscalls", [])
+    click.echo(f"recorded  {len(syscalls)} syscalls, buffer {s['config'].get('buffer_size')} bytes")
+    if s["counts"]:
+        click.echo("per type:")
+        for name, n in s["counts"].items():
+            click.echo(f"  {name:<14} {n}")
+
+
+def event_line(num: int, ev) -> str:
+    parts = [str(num), clock(ev.ts), str(ev.cpu), f"{text(ev.comm)} ({ev.tid})", ev.name]
+    if ev.etype.syscall is not None:
+        parts.append(f"res={ev.res}" + (f" {ev.errno}" if ev.errno else ""))
+    for p in ev.etype.params:
+        if p.derived:
+            continue
+        value = ev.render(p.name)
+        absolute = next((d for d in ev.etype.derived if d.source == p.name), None)
+        if absolute is not None:
+            resolved = ev.param(absolute.name)
+            if resolved is not None and resolved != ev.param(p.name):
+                value += f"({text(resolved)})"
+        parts.append(f"{p.name}={value}")
+    return " ".join(parts)
+
+
+@click.command("print")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, one event each.")
+@click.option("--type", "types", multiple=True, metavar="NAME",
+              help="Only these event types (repeat or comma-separate).")
+@click.option("--pid", "pids", multiple=True, type=int, help="Only these processes (repeatable).")
+@clean_errors
+def print_events(file, as_json, types, pids):
+    """Print a capture's events, one per line (or JSON lines)."""
+    wanted = {t.strip() for arg in types for t in arg.split(",") if t.strip()} or None
+    if wanted:
+        unknown = wanted - set(schema.BY_NAME)
+        if unknown:
+            raise UsageError(f"--type: unknown event type(s) {', '.join(sorted(unknown))}")
+    pid_set = set(pids) or None
+    with Capture(file) as cap:
+        num = 0
+        for ev in cap.events(types=wanted):
+            if pid_set is not None and ev.pid not in pid_set:
+                continue
+            num += 1
+            click.echo(json.dumps(ev.as_dict()) if as_json else event_line(num, ev))
+        for w in cap.warnings:
+            warn(w)

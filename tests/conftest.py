@@ -1,0 +1,125 @@
+"""Shared test fixtures. The live probe is loaded once per test session (BCC takes
+about a second to compile it) and every live test subscribes to it."""
+import ctypes
+import os
+from pathlib import Path
+import time
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def live_unavailable() -> str | None:
+    """Why live (BPF) tests cannot run here, or None when they can."""
+    if os.geteuid() != 0:
+        return "live tests load BPF programs and need root"
+    try:
+        import bcc  # noqa: F401
+    except ImportError:
+        return "the bcc module is not importable (run `make setup`)"
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        return "the kernel has no BTF"
+    return None
+
+
+def skip_or_fail(reason: str):
+    """Under CI a live test that cannot run is a failure, never a skip."""
+    if IN_CI:
+        pytest.fail(f"live test cannot run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def probe():
+    reason = live_unavailable()
+    if reason:
+        skip_or_fail(reason)
+    from scapula.capture.probe import Probe
+    from scapula.capture.program import ProgramConfig, filler_names
+    config = ProgramConfig(syscalls=tuple(sorted(filler_names())), buffer_size=16 << 20,
+                           self_tgid=os.getpid())
+    with Probe(config) as p:
+        yield p
+
+
+@pytest.fixture
+def shared_dir():
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent (the shared corpus sits beside the checkout)")
+    return SHARED
+
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
+
+def raw_syscall(nr: int, *args) -> int:
+    """The syscall itself (not a libc wrapper that may pick another one): its
+    return value, or -errno on failure, as the kernel reports it."""
+    res = libc.syscall(ctypes.c_long(nr), *args)
+    return -ctypes.get_errno() if res == -1 else res
+
+
+class Run:
+    """The events of one child process (and its descendants), read back from a
+    capture file written by the real writer."""
+
+    def __init__(self, pid: int, status: int, events: list, path: Path):
+        self.pid, self.status, self.events, self.path = pid, status, events, path
+
+    def of(self, name: str, pid: int | None = None) -> list:
+        return [e for e in self.events if e.name == name and (pid is None or e.pid == pid)]
+
+    def one(self, event_type: str, /, **params):
+        """The single event of `event_type` whose parameters equal `params`."""
+        found = [e for e in self.of(event_type)
+                 if all(e.param(k) == v for k, v in params.items())]
+        assert len(found) == 1, f"expected one {event_type} {params}, got {len(found)}: " + \
+            "; ".join(str(e.as_dict()) for e in self.of(event_type))
+        return found[0]
+
+
+@pytest.fixture
+def run_child(probe, tmp_path):
+    """run_child(fn) forks a child that calls fn() and exits with its return value
+    (0 if None); returns a Run with everything that child tree did."""
+    from scapula.capture.writer import CaptureWriter, open_output
+    from scapula.replay.reader import Capture
+    from scapula.schemas import events as schema
+
+    def run(fn, timeout: float = 5.0) -> Run:
+        probe.drain()
+        probe.ready(final=True)  # forget what came before
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = fn() or 0
+            finally:
+                os._exit(code if isinstance(code, int) else 0)
+        _, status = os.waitpid(pid, 0)
+        rows, tree, deadline = [], {pid}, time.monotonic() + timeout
+        exit_id = schema.BY_NAME["procexit"].id
+        fork_id = schema.BY_NAME["procfork"].id
+        while True:
+            probe.poll(0.05)
+            for row in probe.ready(final=True):
+                if row[4] in tree:
+                    rows.append(row)
+                    if row[8] == fork_id:
+                        tree.add(row[12])
+            if any(r[8] == exit_id and r[3] == pid for r in rows) or time.monotonic() > deadline:
+                break
+        path = tmp_path / f"run-{pid}.scapula"
+        writer = CaptureWriter(open_output(str(path)), str(path))
+        writer.header({"host": "test"}, probe.processes, probe.fds)
+        writer.chunk(rows)
+        writer.close(probe.counters())
+        with Capture(str(path)) as cap:
+            events = list(cap.events())
+        return Run(pid, os.waitstatus_to_exitcode(status), events, path)
+
+    return run
