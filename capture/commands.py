@@ -7,7 +7,7 @@ import click
 from scapula.capture.program import ProgramConfig, filler_names, source, resolve_offsets, boot_epoch_ns
 from scapula.capture.btf import BTF
 from scapula.capture.recorder import Recorder, RecordOptions
-from scapula.cli import clean_errors
+from scapula.console import clean_errors
 from scapula.errors import UsageError
 from scapula.schemas import events as schema
 

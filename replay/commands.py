@@ -4,7 +4,7 @@ import time
 
 import click
 
-from scapula.cli import clean_errors, warn
+from scapula.console import clean_errors, warn
 from scapula.errors import UsageError
 from scapula.replay.event import text
 from scapula.replay.reader import Capture
