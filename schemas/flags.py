@@ -131,7 +131,7 @@ def flags_text(table: str, value: int) -> str:
 def mode_text(mode: int) -> str:
     """A mode as octal, with the file type when one is set (S_IFREG|0644)."""
     kind = _stat.S_IFMT(mode)
-    perm = f"0{mode & 0o7777:o}"
+    perm = f"0{mode & 0o7777:o}" if mode & 0o7777 else "0"
     if not kind:
         return perm
     for name in ("S_IFREG", "S_IFDIR", "S_IFLNK", "S_IFCHR", "S_IFBLK", "S_IFIFO", "S_IFSOCK"):

@@ -1,0 +1,43 @@
+"""Member offsets come from the running kernel's BTF, anonymous members included."""
+import os
+
+import pytest
+
+from scapula.capture.btf import BTF, VMLINUX
+from scapula.capture.errors import KernelError
+from scapula.capture.program import BTF_MEMBERS, resolve_offsets
+
+pytestmark = pytest.mark.skipif(not os.path.exists(VMLINUX), reason="this kernel has no BTF")
+
+
+@pytest.fixture(scope="module")
+def btf():
+    return BTF.load()
+
+
+def test_pt_regs_matches_the_x86_64_abi(btf):
+    if os.uname().machine != "x86_64":
+        pytest.skip("pt_regs layout checked for x86_64")
+    # struct pt_regs is user-visible ABI on x86_64: r15 first, 8 bytes a register
+    order = ["r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx",
+             "dx", "si", "di", "orig_ax"]
+    assert [btf.offset("pt_regs", r) for r in order] == [8 * i for i in range(len(order))]
+
+
+def test_members_inside_anonymous_structs_are_found(btf):
+    # mm_struct keeps nearly everything in an unnamed struct
+    start, end = btf.offset("mm_struct", "arg_start"), btf.offset("mm_struct", "arg_end")
+    assert start is not None and end == start + 8
+
+
+def test_every_member_the_probe_needs_resolves(btf):
+    offsets = resolve_offsets(btf)
+    assert set(offsets) == {c for c, _s, _m in BTF_MEMBERS}
+    assert offsets["OFF_TASK_TGID"] == offsets["OFF_TASK_PID"] + 4
+
+
+def test_missing_member_is_none_and_bad_blob_is_a_clean_error(btf):
+    assert btf.offset("task_struct", "no_such_member") is None
+    assert btf.offset("no_such_struct", "pid") is None
+    with pytest.raises(KernelError, match="not BTF"):
+        BTF(b"\0" * 64, "junk")

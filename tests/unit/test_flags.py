@@ -1,0 +1,36 @@
+"""Flag words, modes and errnos render by name."""
+import os
+
+import pytest
+
+from scapula.schemas.flags import errno_name, flags_text, mode_text
+
+
+@pytest.mark.parametrize("table,value,text", [
+    ("open", os.O_RDONLY, "O_RDONLY"),
+    ("open", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "O_WRONLY|O_CREAT|O_TRUNC"),
+    ("open", os.O_RDWR | os.O_CLOEXEC | os.O_DIRECTORY, "O_RDWR|O_DIRECTORY|O_CLOEXEC"),
+    ("open", os.O_SYNC, "O_RDONLY|O_SYNC"),
+    ("open", os.O_TMPFILE | os.O_RDWR, "O_RDWR|O_TMPFILE"),
+    ("open", os.O_PATH, "O_PATH"),
+    ("at", 0x200, "AT_REMOVEDIR"),
+    ("at", 0, "0"),
+    ("clone", 0x11 | 0x1200000, "SIGCHLD|CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID"),
+    ("memfd", 1 | 2, "MFD_CLOEXEC|MFD_ALLOW_SEALING"),
+    ("rename", 1, "RENAME_NOREPLACE"),
+    ("dup", 0x40000000, "0x40000000"),
+])
+def test_flags_text(table, value, text):
+    assert flags_text(table, value) == text
+
+
+def test_mode_text():
+    assert mode_text(0o644) == "0644"
+    assert mode_text(0o100755) == "S_IFREG|0755"
+    assert mode_text(0) == "0"
+
+
+def test_errno_name():
+    assert errno_name(-2) == "ENOENT"
+    assert errno_name(0) is None and errno_name(5) is None
+    assert errno_name(-(1 << 40)) is None  # a pointer-sized success value, not an error
