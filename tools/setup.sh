@@ -64,8 +64,12 @@ fi
 stamp="$VENV/.scapula-installed"
 sig=$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$sig" ]; then
-    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
+    log="$VENV/pip.log"
+    if ! { "$VENV/bin/python" -m pip install -q --upgrade pip &&
+           "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"; } >"$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        fail "pip could not install scapula into $VENV (full log: $log)"
+    fi
     echo "$sig" > "$stamp"
     did+=("installed scapula into $VENV")
 fi
@@ -83,6 +87,19 @@ if [ ! -e "$shim/bcc" ] || [ ! -e "$site/scapula-bcc.pth" ]; then
     did+=("made bcc importable in the venv")
 fi
 "$VENV/bin/python" -c 'import bcc' 2>/dev/null || fail "bcc does not import in $VENV"
+
+# Once per kernel: can BCC compile and load a raw tracepoint program here?
+checked="$VENV/.bpf-ok-$(uname -r)"
+if [ ! -e "$checked" ]; then
+    if ! err=$("$VENV/bin/python" -c '
+from bcc import BPF
+BPF(text="RAW_TRACEPOINT_PROBE(sys_exit) { return 0; }").cleanup()' 2>&1); then
+        echo "$err" | tail -n 3 >&2
+        fail "BCC cannot load a BPF program into this kernel (needs CONFIG_BPF_SYSCALL, raw tracepoints, and root or CAP_BPF+CAP_PERFMON)"
+    fi
+    touch "$checked"
+    did+=("checked that BPF programs load")
+fi
 
 if [ ${#did[@]} -eq 0 ]; then
     echo "setup: already set up, nothing to do"
