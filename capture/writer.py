@@ -3,8 +3,8 @@
 Everything is written front to back, so a pipe works as well as a file; the footer's
 offsets come from counting bytes, not from seeking.
 """
-from array import array
 import os
+import stat
 import sys
 
 import msgpack
@@ -28,25 +28,26 @@ def open_output(path: str):
         return sys.stdout.buffer
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
+        # an existing file keeps its mode through O_TRUNC; a device or fifo (-w /dev/null)
+        # is not ours to chmod
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, 0o600)
     except OSError as e:
         raise WriteError(f"{path}: cannot create capture file: {e.strerror}") from None
     return os.fdopen(fd, "wb", buffering=1 << 20)
 
 
 def _column_encoders(evt: schema.EventType):
-    """(name, dtype or None) per row position; None means a msgpack list."""
+    """(name, is a param, dtype or None) per row position; None means a msgpack list."""
     kinds = {p.name: p for p in evt.params}
     out = []
-    for name in row_columns(evt):
-        if name == "type":
-            out.append((name, "skip"))
-        elif name in fmt.HEADER_DTYPES:
-            out.append((name, fmt.HEADER_DTYPES[name]))
+    for i, name in enumerate(row_columns(evt)):
+        if i < len(schema.HEADER_FIELDS):
+            out.append((name, False, "skip" if name == "type" else fmt.HEADER_DTYPES[name]))
         elif kinds[name].scalar:
-            out.append((name, fmt.SCALAR_DTYPES[schema.SCALAR_KINDS[kinds[name].kind]]))
+            out.append((name, True, fmt.SCALAR_DTYPES[schema.SCALAR_KINDS[kinds[name].kind]]))
         else:
-            out.append((name, None))
+            out.append((name, True, None))
     return out
 
 
@@ -54,27 +55,31 @@ def encode_chunk(rows: list[tuple]) -> dict:
     """Rows in time order to the column-per-type chunk map (see FORMAT.md)."""
     groups: dict[int, list] = {}
     type_at = schema.HEADER_FIELDS.index("type")
-    order = array("H")
+    order = []
     for row in rows:
         t = row[type_at]
         order.append(t)
         groups.setdefault(t, []).append(row)
     out = {}
     for t, grows in groups.items():
-        cols, dtypes = {}, {}
-        for (name, dtype), values in zip(_ENCODERS[t], zip(*grows)):
+        # header and params in separate maps: setuid's `uid` param is not the header's uid
+        g = {"n": len(grows), "cols": {}, "dtypes": {}, "params": {}, "param_dtypes": {}}
+        for (name, is_param, dtype), values in zip(_ENCODERS[t], zip(*grows)):
+            cols, dtypes = (g["params"], g["param_dtypes"]) if is_param else (g["cols"], g["dtypes"])
             if dtype == "skip":
                 continue
             if dtype is None:
                 cols[name] = list(values)
             elif dtype == "bytes16":
-                cols[name] = b"".join(values)
+                # every field exactly 16 bytes, or the column's rows would shift
+                size = fmt.COMM_SIZE
+                cols[name] = b"".join(v[:size].ljust(size, b"\0") for v in values)
                 dtypes[name] = dtype
             else:
-                cols[name] = array(fmt.DTYPES[dtype], values).tobytes()
+                cols[name] = fmt.pack_array(dtype, values)
                 dtypes[name] = dtype
-        out[t] = {"n": len(grows), "cols": cols, "dtypes": dtypes}
-    return {"n": len(rows), "order": order.tobytes(), "groups": out}
+        out[t] = g
+    return {"n": len(rows), "order": fmt.pack_array("u16", order), "groups": out}
 
 
 _ENCODERS = {e.id: _column_encoders(e) for e in schema.EVENTS}

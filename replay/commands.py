@@ -32,11 +32,11 @@ def info(file, as_json):
     """Describe a capture: host, time range, events per type, drops."""
     with Capture(file) as cap:
         s = summarize(cap)
+    for w in s["warnings"]:
+        warn(w)
     if as_json:
         click.echo(json.dumps(s, indent=2))
         return
-    for w in s["warnings"]:
-        warn(w)
     state = "complete" if s["complete"] else ("TRUNCATED" if s["truncated"] else "incomplete")
     click.echo(f"file      {s['file']}  (format {s['format']}, {state})")
     click.echo(f"host      {s['host']}  kernel {s['kernel']}  {s['cpus']} cpus  {s['tool']}")
@@ -53,12 +53,16 @@ def info(file, as_json):
             click.echo(f"  {name:<14} {n}")
 
 
+# Parameters too long for a readable line; --json keeps them.
+TEXT_OMITS = {"envp"}
+
+
 def event_line(num: int, ev) -> str:
     parts = [str(num), clock(ev.ts), str(ev.cpu), f"{text(ev.comm)} ({ev.tid})", ev.name]
     if ev.etype.syscall is not None:
         parts.append(f"res={ev.res}" + (f" {ev.errno}" if ev.errno else ""))
     for p in ev.etype.params:
-        if p.derived:
+        if p.derived or p.name in TEXT_OMITS:
             continue
         value = ev.render(p.name)
         absolute = next((d for d in ev.etype.derived if d.source == p.name), None)

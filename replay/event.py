@@ -1,33 +1,51 @@
 """Events as replay and printing see them: light views onto a chunk's columns."""
-from array import array
-
 from scapula.capture.decoder import split_argv
 from scapula.schemas import events as schema
 from scapula.schemas import format as fmt
 from scapula.schemas.flags import errno_name, flags_text, mode_text
 
+AT_FDCWD = -100
+
 
 class ChunkGroup:
-    """The columns of one event type in one chunk."""
+    """The columns of one event type in one chunk: header fields and parameters."""
 
-    __slots__ = ("etype", "n", "cols")
+    __slots__ = ("etype", "n", "cols", "params")
 
     def __init__(self, etype: schema.EventType, data: dict):
         self.etype = etype
         self.n = data["n"]
-        dtypes = data.get("dtypes", {})
-        self.cols = {}
-        for name, col in data["cols"].items():
-            dtype = dtypes.get(name)
-            self.cols[name] = decode_column(dtype, col) if dtype else col
+        self.cols = _decode_columns(data["cols"], data.get("dtypes", {}))
+        if "params" in data:
+            self.params = _decode_columns(data["params"], data.get("param_dtypes", {}))
+        else:
+            # the first 1.0 writer kept params beside the header columns
+            header = set(fmt.HEADER_DTYPES)
+            self.params = {k: v for k, v in self.cols.items() if k not in header}
+
+
+def _decode_columns(cols: dict, dtypes: dict) -> dict:
+    out = {}
+    for name, col in cols.items():
+        dtype = dtypes.get(name)
+        if dtype is None:
+            out[name] = col
+        elif dtype in KNOWN_DTYPES:
+            out[name] = decode_column(dtype, col)
+        # a dtype from a later minor version: the column is left out, not misread
+    return out
+
+
+KNOWN_DTYPES = set(fmt.DTYPES) | {"bytes16"}
 
 
 def decode_column(dtype: str, data: bytes):
     if dtype == "bytes16":
-        return [data[i:i + 16].split(b"\0", 1)[0] for i in range(0, len(data), 16)]
-    arr = array(fmt.DTYPES[dtype])
-    arr.frombytes(data)
-    return arr
+        size = fmt.COMM_SIZE
+        if len(data) % size:
+            raise ValueError(f"bytes16 column of {len(data)} bytes")
+        return [data[i:i + size].split(b"\0", 1)[0] for i in range(0, len(data), size)]
+    return fmt.unpack_array(dtype, data)
 
 
 class Event:
@@ -62,7 +80,11 @@ class Event:
 
     def param(self, name: str):
         """A parameter's value: int, bytes, list of bytes (argv) or None."""
-        value = self._g.cols[name][self._i]
+        col = self._g.params.get(name)
+        if col is None:
+            self._kind(name)  # a name the event type lacks is an error, not None
+            return None
+        value = col[self._i]
         if value is not None and self._kind(name) == "argv":
             return split_argv(value)
         return value
@@ -75,7 +97,7 @@ class Event:
 
     @property
     def params(self) -> dict:
-        return {p.name: self.param(p.name) for p in self.etype.params if p.name in self._g.cols}
+        return {p.name: self.param(p.name) for p in self.etype.params if p.name in self._g.params}
 
     def render(self, name: str) -> str:
         """A parameter as text: flags and modes by name, bytes as surrogate-escaped str."""
@@ -89,7 +111,7 @@ class Event:
         if self.errno:
             d["errno"] = self.errno
         for p in self.etype.params:
-            if p.name not in self._g.cols:
+            if p.name not in self._g.params:
                 continue
             value = self.param(p.name)
             d[p.name] = _jsonable(value)
@@ -116,7 +138,10 @@ def render_value(p: schema.Param, value) -> str:
     if p.kind == "flags":
         return f"{flags_text(p.table, value)}"
     if p.kind == "mode":
-        return mode_text(value)
+        # a process may pass any 64-bit register as a mode; the stat helpers take 32 bits
+        return mode_text(value) if value <= 0xFFFFFFFF else f"0{value:o}"
+    if p.kind == "fd" and value == AT_FDCWD:
+        return "AT_FDCWD"
     if p.kind == "argv":
         return " ".join(text(v) for v in value)
     if isinstance(value, bytes):

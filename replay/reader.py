@@ -5,8 +5,9 @@ with its offset, a damaged block header is skipped by searching for the next blo
 and a file that ends early (the recorder was killed) is read to its last whole chunk
 and reported as truncated. Every such finding is in `Capture.warnings`.
 """
-from array import array
+from collections import Counter
 import os
+import struct
 import zlib
 
 import msgpack
@@ -17,6 +18,8 @@ from scapula.schemas import events as schema
 from scapula.schemas import format as fmt
 from scapula.replay.event import Event, ChunkGroup
 
+_HEADER_COLUMNS = set(fmt.HEADER_DTYPES)
+
 
 class Capture:
     """An open capture file. `events()` iterates its events in time order."""
@@ -26,20 +29,34 @@ class Capture:
         self.warnings: list[str] = []
         self.truncated = False
         self.footer: dict | None = None
+        self._scan_end: int | None = None   # where a scan stops short of the trailer
+        self._scanned_stats: dict | None = None
+        self._scanned = False
         try:
             self._f = open(path, "rb")
         except OSError as e:
             raise InputError(f"{path}: cannot open: {e.strerror}") from None
         self._zstd = zstandard.ZstdDecompressor()
-        self._read_preamble()
-        self.header = self._expect(fmt.HEADER)
-        schema_data = self._expect(fmt.SCHEMA)
-        self.schema = {e.id: e for e in schema.from_dict(schema_data)}
-        self.processes = self._expect(fmt.PROCESSES)
-        self.fds = self._expect(fmt.FDS)
-        self._first_chunk = self._f.tell()
-        self.footer = self._read_footer()
-        self._scanned_stats: dict | None = None
+        try:
+            self._read_preamble()
+            self.header = self._expect(fmt.HEADER)
+            schema_data = self._expect(fmt.SCHEMA)
+            try:
+                self.schema = {e.id: e for e in schema.from_dict(schema_data)}
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise InputError(f"{path}: the embedded event schema is malformed") from None
+            self.processes = self._expect(fmt.PROCESSES)
+            self.fds = self._expect(fmt.FDS)
+            self._first_chunk = self._f.tell()
+            self.footer = self._read_footer()
+        except BaseException:
+            self._f.close()
+            raise
+
+    def _warn(self, message: str) -> None:
+        # chunks() may run more than once (info, then events): say each thing once
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     # --- framing ------------------------------------------------------------------
     def _read_preamble(self) -> None:
@@ -50,13 +67,17 @@ class Capture:
         if major > fmt.FORMAT_MAJOR:
             raise InputError(f"{self.path}: format version {major}.{minor} is newer than this "
                              f"scapula reads ({fmt.FORMAT_MAJOR}.x); upgrade scapula")
+        if major != fmt.FORMAT_MAJOR:
+            raise InputError(f"{self.path}: format version {major}.{minor} is not supported "
+                             f"(this scapula reads {fmt.FORMAT_MAJOR}.x)")
         self.version = (major, minor)
 
-    def _read_block(self, at: int):
+    def _read_block(self, at: int, skip_chunk=None):
         """(type, payload object, next offset) of the block at `at`.
 
-        Returns None at a clean end of file. Raises _Damage for a bad block, with
-        the offset to resume from.
+        Returns None at a clean end of file. Raises _Truncated when the file ends
+        inside the block, _Damage for a bad block, with the offset to resume from.
+        `skip_chunk(first_ts, last_ts)` true: a chunk's object is None, not decoded.
         """
         self._f.seek(at)
         head = self._f.read(fmt.BLOCK_HEADER.size)
@@ -67,17 +88,30 @@ class Capture:
         sync, btype, flags, length, raw_len, crc, hcrc = fmt.BLOCK_HEADER.unpack(head)
         if sync != fmt.SYNC or zlib.crc32(head[:-4]) != hcrc:
             raise _Damage(at, "damaged block header", None)
+        name = fmt.BLOCK_NAMES.get(btype, f"type-{btype} block")
         payload = self._f.read(length)
         nxt = at + fmt.BLOCK_HEADER.size + length
         if len(payload) < length:
             raise _Truncated(at)
         if zlib.crc32(payload) != crc:
-            raise _Damage(at, f"{fmt.BLOCK_NAMES.get(btype, 'block')} checksum mismatch", nxt)
+            raise _Damage(at, f"{name} checksum mismatch", nxt)
+        if flags & ~fmt.KNOWN_FLAGS:
+            raise _Damage(at, f"{name} has flags {flags:#x} this version cannot read", nxt)
         prefix = fmt.CHUNK_SUMMARY.size if btype == fmt.CHUNK else 0
-        body = payload[prefix:]
-        if flags & fmt.FLAG_ZSTD:
-            body = self._zstd.decompress(body, max_output_size=raw_len)
-        obj = msgpack.unpackb(body, raw=False, strict_map_key=False)
+        try:
+            if prefix:
+                first, last, _count = fmt.CHUNK_SUMMARY.unpack_from(payload)
+                if skip_chunk is not None and skip_chunk(first, last):
+                    return btype, None, nxt
+            body = payload[prefix:]
+            if flags & fmt.FLAG_ZSTD:
+                body = self._zstd.decompress(body, max_output_size=raw_len)
+            if prefix + len(body) != raw_len:
+                raise ValueError(f"{prefix + len(body)} bytes where the header says {raw_len}")
+            obj = msgpack.unpackb(body, raw=False, strict_map_key=False)
+        except (ValueError, struct.error, zstandard.ZstdError, msgpack.UnpackException) as e:
+            # the checksum matched, so the writer itself wrote something unreadable
+            raise _Damage(at, f"{name} cannot be decoded ({e})", nxt) from None
         return btype, obj, nxt
 
     def _expect(self, btype: int):
@@ -88,7 +122,7 @@ class Capture:
             got = None
         if got is None or got[0] != btype:
             raise InputError(f"{self.path}: offset {at}: expected the {fmt.BLOCK_NAMES[btype]} "
-                             "block; the file is damaged before its first events")
+                             "block; the file is damaged or cut before its first events")
         self._f.seek(got[2])
         return got[1]
 
@@ -99,40 +133,47 @@ class Capture:
                 return None
             self._f.seek(size - fmt.TRAILER.size)
             footer_at, magic = fmt.TRAILER.unpack(self._f.read(fmt.TRAILER.size))
-            if magic != fmt.END_MAGIC or footer_at >= size:
-                return None
-            got = self._read_block(footer_at)
-        except (OSError, _Damage, _Truncated, ValueError):
+        except OSError:
             return None
-        if got is None or got[0] != fmt.FOOTER:
+        if magic != fmt.END_MAGIC or not self._first_chunk <= footer_at < size:
+            return None
+        try:
+            got = self._read_block(footer_at)
+        except (_Damage, _Truncated):
+            got = None
+        if got is None or got[0] != fmt.FOOTER or not _valid_footer(got[1]):
+            # the recording finished but its index is unreadable: scan the blocks instead
+            self._scan_end = footer_at
+            self._warn(f"{self.path}: offset {footer_at}: damaged footer; "
+                       "scanning the file's blocks instead")
             return None
         return got[1]
 
     # --- blocks after the header ----------------------------------------------------
-    def _blocks(self):
+    def _blocks(self, skip_chunk=None):
         """(type, object, offset) of every readable block after the snapshot."""
         at = self._first_chunk
         while True:
+            if self._scan_end is not None and at >= self._scan_end:
+                return
             try:
-                got = self._read_block(at)
+                got = self._read_block(at, skip_chunk)
             except _Truncated as t:
                 self.truncated = True
-                self.warnings.append(f"{self.path}: truncated at offset {t.at}: the file ends "
-                                     "inside a block (was the recorder killed?); "
-                                     "read up to the last whole chunk")
+                self._warn(f"{self.path}: truncated at offset {t.at}: the file ends inside a "
+                           "block (was the recorder killed?); read up to the last whole chunk")
                 return
             except _Damage as d:
-                self.warnings.append(f"{self.path}: offset {d.at}: {d.what}; skipped")
+                self._warn(f"{self.path}: offset {d.at}: {d.what}; skipped")
                 at = d.resume if d.resume is not None else self._resync(d.at + 1)
                 if at is None:
                     return
                 continue
             if got is None:
-                if self.footer is None and not self.truncated:
+                if self._scan_end is None:
                     self.truncated = True
-                    self.warnings.append(f"{self.path}: no footer: the recording did not finish "
-                                         "(was the recorder killed?); read up to the last "
-                                         "whole chunk")
+                    self._warn(f"{self.path}: no footer: the recording did not finish "
+                               "(was the recorder killed?); read up to the last whole chunk")
                 return
             btype, obj, nxt = got
             if btype == fmt.FOOTER:
@@ -158,32 +199,57 @@ class Capture:
 
     def chunks(self, since: int | None = None, until: int | None = None):
         """Decoded chunks (dict of type id -> ChunkGroup, and the order array)."""
+        def outside(first, last):
+            return (since is not None and last < since) or (until is not None and first > until)
+
         if self.footer is not None:
-            for at, first, last, _count in self.footer["chunks"]:
-                if (since is not None and last < since) or (until is not None and first > until):
+            for entry in self.footer["chunks"]:
+                at, first, last = entry[0], entry[1], entry[2]
+                if outside(first, last):
                     continue
                 try:
                     got = self._read_block(at)
-                except (_Damage, _Truncated) as d:
-                    self.warnings.append(f"{self.path}: offset {d.at}: damaged chunk; skipped")
-                    continue
-                yield self._groups(got[1])
+                    if got is None or got[0] != fmt.CHUNK:
+                        raise _Damage(at, "the footer points at no chunk", None)
+                    yield self._groups(got[1], at)
+                except _Truncated as t:
+                    self._warn(f"{self.path}: offset {t.at}: chunk cut short; skipped")
+                except _Damage as d:
+                    self._warn(f"{self.path}: offset {d.at}: {d.what}; skipped")
             return
-        for btype, obj, _at in self._blocks():
+        for btype, obj, at in self._blocks(skip_chunk=outside):
             if btype == fmt.STATS:
                 self._scanned_stats = obj
-            elif btype == fmt.CHUNK:
-                yield self._groups(obj)
+            elif btype == fmt.CHUNK and obj is not None:
+                try:
+                    yield self._groups(obj, at)
+                except _Damage as d:
+                    self._warn(f"{self.path}: offset {d.at}: {d.what}; skipped")
+        self._scanned = True
 
-    def _groups(self, chunk: dict):
-        groups = {}
-        for tid, g in chunk["groups"].items():
-            etype = self.schema.get(tid)
-            if etype is None:
-                continue  # a type this file's own schema does not list: nothing to name it
-            groups[tid] = ChunkGroup(etype, g)
-        order = array("H")
-        order.frombytes(chunk["order"])
+    def _groups(self, chunk: dict, at: int):
+        """A chunk's groups and order, checked so that reassembly cannot go wrong."""
+        try:
+            order = fmt.unpack_array("u16", chunk["order"])
+            per_type = Counter(order)
+            groups = {}
+            for tid, g in chunk["groups"].items():
+                if per_type.get(tid) != g["n"]:
+                    raise ValueError(f"type {tid}: {g['n']} rows, {per_type.get(tid, 0)} in order")
+                etype = self.schema.get(tid)
+                if etype is None:
+                    continue  # a type this file's own schema does not list: nothing to name it
+                groups[tid] = group = ChunkGroup(etype, g)
+                missing = _HEADER_COLUMNS - group.cols.keys()
+                if missing:
+                    raise ValueError(f"type {tid}: no {', '.join(sorted(missing))} column")
+                columns = list(group.cols.values()) + list(group.params.values())
+                if any(len(col) != group.n for col in columns):
+                    raise ValueError(f"type {tid}: columns of unequal length")
+            if len(order) != sum(per_type[t] for t in chunk["groups"]):
+                raise ValueError("the order array names types the chunk lacks")
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise _Damage(at, f"chunk malformed ({e})", None) from None
         return groups, order
 
     def events(self, since: int | None = None, until: int | None = None, types=None):
@@ -210,10 +276,11 @@ class Capture:
         """Drop and loss statistics: the footer's, or the last stats block seen."""
         if self.footer is not None:
             return self.footer.get("stats", {})
-        if self._scanned_stats is None:
-            for btype, obj, _at in self._blocks():
+        if not self._scanned:
+            for btype, obj, _at in self._blocks(skip_chunk=lambda first, last: True):
                 if btype == fmt.STATS:
                     self._scanned_stats = obj
+            self._scanned = True
         return self._scanned_stats or {}
 
     def close(self) -> None:
@@ -224,6 +291,13 @@ class Capture:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _valid_footer(footer) -> bool:
+    chunks = footer.get("chunks") if isinstance(footer, dict) else None
+    return isinstance(chunks, list) and all(
+        isinstance(c, list) and len(c) >= 4 and all(isinstance(v, int) for v in c[:4])
+        for c in chunks)
 
 
 class _Truncated(Exception):

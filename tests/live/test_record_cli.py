@@ -1,0 +1,120 @@
+"""The real `scapula record` command: summary, file mode, stdout output, and how kills and signals end it."""
+import json
+import os
+from pathlib import Path
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+from scapula.schemas import format as fmt
+from tests.conftest import live_unavailable, skip_or_fail
+
+SCAPULA = str(Path(sys.executable).with_name("scapula"))
+SUMMARY = re.compile(r"recorded (\d+) events in [\d.]+s to (\S+) \(([\d,]+) bytes\); "
+                     r"dropped (\d+) \((cpu\d+: \d+(?:, cpu\d+: \d+)*)\)$")
+
+
+@pytest.fixture(autouse=True)
+def _live():
+    reason = live_unavailable()
+    if reason:
+        skip_or_fail(reason)
+
+
+def scapula(*args, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([SCAPULA, *map(str, args)], capture_output=True, text=True,
+                          errors="surrogateescape", timeout=120, **kw)
+
+
+def info(path) -> dict:
+    r = scapula("info", "--json", path)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_record_a_command(tmp_path):
+    path, marker = tmp_path / "cmd.scapula", tmp_path / "marker"
+    r = scapula("record", "-w", path, "--", "sh", "-c", f"echo hi > {marker}; cat {marker}")
+    assert r.returncode == 0, r.stderr
+    m = SUMMARY.search(r.stderr.strip().splitlines()[-1])
+    assert m, r.stderr
+    events, where, size, dropped, per_cpu = m.groups()
+    assert where == str(path) and int(size.replace(",", "")) == path.stat().st_size
+    assert len(per_cpu.split(", ")) == os.cpu_count()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    s = info(path)
+    assert s["complete"] and not s["truncated"] and not s["warnings"]
+    assert s["events"] == int(events) > 0 and s["dropped"] == int(dropped)
+    assert s["counts"].get("execve", 0) >= 1 and s["counts"].get("openat", 0) >= 1
+    opened = scapula("print", "--json", "--type", "openat", path).stdout
+    assert str(marker) in opened
+
+
+def test_record_to_stdout(tmp_path):
+    path = tmp_path / "stdout.scapula"
+    with open(path, "wb") as out:
+        r = subprocess.run([SCAPULA, "record", "-w", "-", "--", "true"], stdout=out,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    m = SUMMARY.search(r.stderr.strip().splitlines()[-1])
+    assert m and m.group(2) == "stdout", r.stderr
+    assert int(m.group(3).replace(",", "")) == path.stat().st_size
+    s = info(path)
+    assert s["complete"] and s["events"] == int(m.group(1)) > 0
+
+
+def start_recording(path: Path, tmp_path: Path):
+    """A whole-host recorder with a busy loop to record; returns once the recorder
+    has written its header (BCC has compiled and the probe is attached)."""
+    loop = subprocess.Popen(["sh", "-c", f"while :; do cat /etc/hostname > {tmp_path}/o; done"])
+    rec = subprocess.Popen([SCAPULA, "record", "-w", str(path), "--duration", "30"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (path.exists() and path.stat().st_size > fmt.PREAMBLE.size):
+        assert rec.poll() is None, rec.stderr.read()
+        assert time.monotonic() < deadline, "the recorder never wrote its header"
+        time.sleep(0.05)
+    return rec, loop
+
+
+def test_sigkill_leaves_a_readable_truncated_file(tmp_path):
+    path = tmp_path / "killed.scapula"
+    rec, loop = start_recording(path, tmp_path)
+    try:
+        time.sleep(2.5)
+        rec.kill()
+        assert rec.wait(10) == -signal.SIGKILL
+    finally:
+        loop.kill()
+        loop.wait()
+    s = info(path)
+    assert s["truncated"] and not s["complete"] and s["events"] > 0, s
+    assert s["warnings"] and all("kill" in w for w in s["warnings"])
+    r = scapula("print", path)
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    assert len(r.stdout.splitlines()) == s["events"]
+    assert r.stderr.startswith("scapula: warning: ") and "was the recorder killed?" in r.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_finishes_the_file(tmp_path, sig):
+    path = tmp_path / "stopped.scapula"
+    rec, loop = start_recording(path, tmp_path)
+    try:
+        time.sleep(1.5)
+        rec.send_signal(sig)
+        assert rec.wait(20) == 0, rec.stderr.read()
+    finally:
+        loop.kill()
+        loop.wait()
+    assert SUMMARY.search(rec.stderr.read().strip().splitlines()[-1])
+    s = info(path)
+    assert s["complete"] and not s["truncated"] and not s["warnings"] and s["events"] > 0
+    with open(path, "rb") as f:
+        f.seek(-fmt.TRAILER.size, os.SEEK_END)
+        assert fmt.TRAILER.unpack(f.read())[1] == fmt.END_MAGIC

@@ -1,0 +1,72 @@
+"""`scapula info` and `print` on bad input: one clean line on stderr and the documented exit code."""
+import os
+from pathlib import Path
+import subprocess
+import sys
+
+import pytest
+
+from scapula.schemas import format as fmt
+from tests.unit.test_format import chunked, damage, write
+
+SCAPULA = str(Path(sys.executable).with_name("scapula"))
+
+
+def scapula(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([SCAPULA, *map(str, args)], capture_output=True, text=True,
+                          errors="surrogateescape", timeout=60)
+
+
+def make(tmp_path, kind: str) -> Path:
+    path = tmp_path / f"{kind}.scapula"
+    if kind == "not-capture":
+        path.write_text("just some text\n")
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind in ("newer", "truncated", "cut-header"):
+        w = write(path, chunked())
+        if kind == "newer":
+            damage(path, 0, fmt.PREAMBLE.pack(fmt.FILE_MAGIC, 2, 0, 0))
+        elif kind == "truncated":
+            os.truncate(path, w.chunks[3][0] + 40)  # inside the last chunk
+        else:
+            os.truncate(path, fmt.PREAMBLE.size + 20)
+    return path
+
+
+@pytest.mark.parametrize("command", [["info"], ["info", "--json"], ["print"], ["print", "--json"]])
+@pytest.mark.parametrize("kind, message", [
+    ("missing", "cannot open: No such file or directory"),
+    ("not-capture", "not a scapula capture"),
+    ("empty", "not a scapula capture"),
+    ("newer", "format version 2.0 is newer than this scapula reads"),
+    ("cut-header", "expected the header block"),
+])
+def test_bad_input_is_one_clean_line(tmp_path, command, kind, message):
+    path = make(tmp_path, kind)
+    r = scapula(*command, path)
+    assert r.returncode == 3, r.stderr
+    assert r.stderr == f"scapula: {path}: {r.stderr.split(': ', 2)[2]}"
+    assert r.stderr.count("\n") == 1 and message in r.stderr and "Traceback" not in r.stderr
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("command", [["info"], ["info", "--json"], ["print"], ["print", "--json"]])
+def test_truncated_file_prints_what_is_there_and_warns(tmp_path, command):
+    path = make(tmp_path, "truncated")
+    r = scapula(*command, path)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    assert r.stderr.startswith("scapula: warning: ") and "truncated at offset" in r.stderr
+    if command[0] == "print":
+        assert len(r.stdout.splitlines()) == 75  # the three whole chunks
+    elif "--json" in command:
+        assert '"events": 75' in r.stdout and '"truncated": true' in r.stdout
+    else:
+        assert "TRUNCATED" in r.stdout and "events    75" in r.stdout
+
+
+def test_unknown_type_is_a_usage_error(tmp_path):
+    r = scapula("print", "--type", "bogus", make(tmp_path, "truncated"))
+    assert r.returncode == 2
+    assert r.stderr == "scapula: --type: unknown event type(s) bogus\n"
