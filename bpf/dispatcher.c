@@ -17,6 +17,8 @@ static __always_inline void exec__stash(const void *regs, long id)
     struct exec_stash *s = exec_stash.lookup(&tgid);
     if (!s)
         return;
+    s->nr = id;
+    s->tid = (u32)bpf_get_current_pid_tgid();
     for (int i = 0; i < 6; i++)
         s->args[i] = syscall__arg(regs, i);
     const void *filename = (const void *)(id == NR_EXECVE ? s->args[0] : s->args[1]);
@@ -35,6 +37,24 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 RAW_TRACEPOINT_PROBE(sys_exit)
 {
     long id = syscall__id((const void *)ctx->args[0]);
+#if RECORD_EXEC
+    /* A successful execveat reaches sys_exit with execve's number in orig_ax
+     * (seen on 6.18): the stash knows which one was entered. */
+    if (id == NR_EXECVE) {
+        u32 tgid = bpf_get_current_pid_tgid() >> 32;
+        struct exec_stash *s = exec_stash.lookup(&tgid);
+        if (s && s->nr == NR_EXECVEAT)
+            id = NR_EXECVEAT;
+    }
+#endif
     fillers.call(ctx, id);
+#if RECORD_EXEC
+    /* Only reached when the exec has no filler (one of the two not recorded):
+     * its stash must not outlive the call. */
+    if (id == NR_EXECVE || id == NR_EXECVEAT) {
+        u32 tgid = bpf_get_current_pid_tgid() >> 32;
+        exec_stash.delete(&tgid);
+    }
+#endif
     return 0;
 }

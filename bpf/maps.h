@@ -28,6 +28,8 @@ BPF_PERCPU_ARRAY(sent, u64, 1);
  * Written at enter, read and deleted at exit. The filename must be copied at
  * enter: once the exec succeeds, the old address space is gone. */
 struct exec_stash {
+    u64 nr;          /* NR_EXECVE or NR_EXECVEAT: which one was entered */
+    u64 tid;         /* the thread that entered it */
     u64 args[6];
     s32 filename_len;
     char filename[MAX_PATH];

@@ -9,6 +9,16 @@ RAW_TRACEPOINT_PROBE(sched_process_exit)
         return 0;
     const void *task = (const void *)bpf_get_current_task();
     s32 code = (s32)task__read_u32(task, OFF_TASK_EXIT_CODE);
+    u64 pid_tgid = bpf_get_current_pid_tgid();
+    u32 tgid = pid_tgid >> 32;
+    if ((u32)pid_tgid == tgid) {
+        /* A leader dying while another thread's exec is under way is being
+         * replaced (de_thread): the exec'ing thread takes over its tid, so the
+         * tid that really vanishes is the exec'ing thread's. */
+        struct exec_stash *s = exec_stash.lookup(&tgid);
+        if (s && s->tid != tgid)
+            ((struct evt_header *)w.buf)->tid = s->tid;
+    }
     /* Parameter 1: exit_code (int) */
     writer__scalar(&w, code);
     /* Parameter 2: status (int) */

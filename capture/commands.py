@@ -80,6 +80,8 @@ def record(output, duration, count, follow, syscalls, all_, buffer_size, print_b
     where = "stdout" if output == "-" else output
     click.echo(f"recorded {summary.events} events in {summary.seconds:.1f}s to {where} "
                f"({summary.bytes:,} bytes); dropped {summary.dropped} ({drops})", err=True)
+    if summary.command_status is not None:
+        click.echo(f"{command[0]} exited with status {summary.command_status}", err=True)
     if summary.dropped:
         click.echo(f"scapula: warning: {summary.dropped} events were lost because the ring buffer "
                    "was full; try a larger --buffer-size or fewer --syscalls", err=True)

@@ -186,8 +186,9 @@ EVENTS: tuple[EventType, ...] = (
     EventType(37, "memfd_create", "file", (P("name", "str"), P("flags", "flags", "memfd")),
               syscall=319, res="fd"),
     # --- identity ----------------------------------------------------------------
-    EventType(38, "setuid", "process", (P("uid", "uid"),), syscall=105),
-    EventType(39, "setgid", "process", (P("gid", "gid"),), syscall=106),
+    # new_uid/new_gid, not uid/gid: a parameter must not share a header field's name.
+    EventType(38, "setuid", "process", (P("new_uid", "uid"),), syscall=105),
+    EventType(39, "setgid", "process", (P("new_gid", "gid"),), syscall=106),
     EventType(40, "setresuid", "process", (P("ruid", "uid"), P("euid", "uid"), P("suid", "uid")),
               syscall=117),
     EventType(41, "setresgid", "process", (P("rgid", "gid"), P("egid", "gid"), P("sgid", "gid")),

@@ -130,6 +130,8 @@ def flags_text(table: str, value: int) -> str:
 
 def mode_text(mode: int) -> str:
     """A mode as octal, with the file type when one is set (S_IFREG|0644)."""
+    if not 0 <= mode < 1 << 32:
+        return f"{mode:#o}"  # not a mode_t: a process may pass any word
     kind = _stat.S_IFMT(mode)
     perm = f"0{mode & 0o7777:o}" if mode & 0o7777 else "0"
     if not kind:

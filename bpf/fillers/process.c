@@ -109,7 +109,7 @@ int sys_vfork_x(struct bpf_raw_tracepoint_args *ctx)
 int sys_setuid_x(struct bpf_raw_tracepoint_args *ctx)
 {
     FILLER_BEGIN(w, SETUID);
-    /* Parameter 1: uid (uid) */
+    /* Parameter 1: new_uid (uid) */
     writer__scalar(&w, FD(0));
     writer__submit(&w);
     return 0;
@@ -118,7 +118,7 @@ int sys_setuid_x(struct bpf_raw_tracepoint_args *ctx)
 int sys_setgid_x(struct bpf_raw_tracepoint_args *ctx)
 {
     FILLER_BEGIN(w, SETGID);
-    /* Parameter 1: gid (gid) */
+    /* Parameter 1: new_gid (gid) */
     writer__scalar(&w, FD(0));
     writer__submit(&w);
     return 0;

@@ -139,3 +139,24 @@ def test_non_utf8_argv_round_trips(run_child):
     assert e.res == 0
     assert e.param("argv") == args
     assert e.param("envp") == [b"K\xc3=\xff"]
+
+
+def test_execve_from_a_thread(run_child):
+    import threading
+    t = threading.Thread(target=os.execve, args=(b"/bin/true", [b"true", b"t"], ENV))
+    run = run_child(lambda: (t.start(), t.join()) and None)
+    assert run.status == 0
+    thread_tid = [f.param("child_tid") for f in run.of("procfork", run.pid)]
+    assert len(thread_tid) == 1 and thread_tid[0] != run.pid
+    e = run.one("execve")
+    assert e.res == 0 and e.param("filename") == b"/bin/true"
+    assert e.param("argv") == [b"true", b"t"] and e.param("envp") == ENVP
+    # The exec'ing thread comes back as the leader: it took over the leader's tid.
+    assert_header(e, run, b"true")
+    x = run.one("procexec")
+    assert (x.param("old_tid"), x.tid, x.pid) == (thread_tid[0], run.pid, run.pid)
+    # The old leader dies in the exec, yet the process lives on: the tid that is gone
+    # is the exec'ing thread's, and only the real end reports the leader's.
+    assert [(x.tid, x.param("exit_code")) for x in run.of("procexit")] == [
+        (thread_tid[0], 0), (run.pid, 0)]
+    assert run.of("procexit")[1].comm == b"true"

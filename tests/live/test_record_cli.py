@@ -15,8 +15,8 @@ from scapula.schemas import format as fmt
 from tests.conftest import live_unavailable, skip_or_fail
 
 SCAPULA = str(Path(sys.executable).with_name("scapula"))
-SUMMARY = re.compile(r"recorded (\d+) events in [\d.]+s to (\S+) \(([\d,]+) bytes\); "
-                     r"dropped (\d+) \((cpu\d+: \d+(?:, cpu\d+: \d+)*)\)$")
+SUMMARY = re.compile(r"^recorded (\d+) events in [\d.]+s to (\S+) \(([\d,]+) bytes\); "
+                     r"dropped (\d+) \((cpu\d+: \d+(?:, cpu\d+: \d+)*)\)$", re.M)
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +41,7 @@ def test_record_a_command(tmp_path):
     path, marker = tmp_path / "cmd.scapula", tmp_path / "marker"
     r = scapula("record", "-w", path, "--", "sh", "-c", f"echo hi > {marker}; cat {marker}")
     assert r.returncode == 0, r.stderr
-    m = SUMMARY.search(r.stderr.strip().splitlines()[-1])
+    m = SUMMARY.search(r.stderr)
     assert m, r.stderr
     events, where, size, dropped, per_cpu = m.groups()
     assert where == str(path) and int(size.replace(",", "")) == path.stat().st_size
@@ -61,7 +61,7 @@ def test_record_to_stdout(tmp_path):
         r = subprocess.run([SCAPULA, "record", "-w", "-", "--", "true"], stdout=out,
                            stderr=subprocess.PIPE, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    m = SUMMARY.search(r.stderr.strip().splitlines()[-1])
+    m = SUMMARY.search(r.stderr)
     assert m and m.group(2) == "stdout", r.stderr
     assert int(m.group(3).replace(",", "")) == path.stat().st_size
     s = info(path)
@@ -112,7 +112,7 @@ def test_signal_finishes_the_file(tmp_path, sig):
     finally:
         loop.kill()
         loop.wait()
-    assert SUMMARY.search(rec.stderr.read().strip().splitlines()[-1])
+    assert SUMMARY.search(rec.stderr.read())
     s = info(path)
     assert s["complete"] and not s["truncated"] and not s["warnings"] and s["events"] > 0
     with open(path, "rb") as f:

@@ -69,3 +69,9 @@ def test_derived_paths_point_at_real_parameters():
 
 def test_embedded_schema_round_trips():
     assert schema.from_dict(schema.as_dict()) == schema.EVENTS
+
+
+def test_no_parameter_shadows_a_header_field():
+    for e in schema.EVENTS:
+        clash = {p.name for p in e.params} & set(schema.HEADER_FIELDS)
+        assert not clash, (e.name, clash)
