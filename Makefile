@@ -13,3 +13,10 @@ test: setup
 
 bench: setup
 	@$(VENV)/python bench/syscall_overhead.py
+
+.PHONY: bench-consumer bench-dispatcher
+bench-consumer: setup
+	@$(VENV)/python bench/consumer.py
+
+bench-dispatcher: setup
+	@$(VENV)/python bench/dispatcher_variants.py

@@ -1,10 +1,17 @@
-/* The workload bench/syscall_overhead.py times: a syscall scapula does not record
- * (getppid, through syscall() so no libc cache can answer it) and one pair it does
- * (open + close of one file). Prints ns per call for each. */
+/* The workloads of the benches.
+ *
+ * `syscalls N_GETPPID N_OPENCLOSE FILE` (bench/syscall_overhead.py) times a syscall
+ * scapula does not record (getppid, through syscall() so no libc cache can answer
+ * it) and one pair it does (open + close of one file); prints ns per call for each.
+ *
+ * `syscalls storm EVENTS_PER_S SECONDS FILE` (bench/consumer.py) does open+close
+ * (two recorded events) at a steady rate, 0 meaning as fast as it can; prints the
+ * rate it reached. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,8 +23,40 @@ static double now_ns(void)
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+/* Paced in slices of 1 ms so the rate is steady at the scale the recorder polls
+ * at (100 ms), not one burst per second. */
+static int storm(double rate, double seconds, const char *path)
+{
+    double start = now_ns(), end = start + seconds * 1e9;
+    long pairs = 0;
+    for (;;) {
+        double t = now_ns();
+        if (t >= end)
+            break;
+        long due = rate > 0 ? (long)((t - start) * 1e-9 * rate / 2) + 1 : pairs + 1000;
+        while (pairs < due) {
+            int fd = open(path, O_RDONLY);
+            if (fd < 0) {
+                perror(path);
+                return 1;
+            }
+            close(fd);
+            pairs++;
+        }
+        if (rate > 0) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    printf("storm_events_per_s %.0f\n", 2 * pairs / ((now_ns() - start) * 1e-9));
+    printf("storm_events %ld\n", 2 * pairs);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 5 && strcmp(argv[1], "storm") == 0)
+        return storm(atof(argv[2]), atof(argv[3]), argv[4]);
     if (argc != 4) {
         fprintf(stderr, "usage: %s N_GETPPID N_OPENCLOSE FILE\n", argv[0]);
         return 2;
