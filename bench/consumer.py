@@ -106,14 +106,12 @@ class ReplayRing(RingReader):
             struct.pack_into("<Q", self._prod, 0, self._committed)
             yield
 
-    def drained(self):
-        """(blob, offsets) as the recorder's loop gets them: drain until empty, per commit."""
+    def read_all(self, decode, out: list):
+        """Per commit, read as the recorder's probe does (until empty); yields after each."""
         for _ in self.batches():
-            while True:
-                blob, offsets = self.drain()
-                if not offsets:
-                    break
-                yield blob, offsets
+            while self.read(decode, out):
+                pass
+            yield
 
     def close(self) -> None:
         self._cons.close()
@@ -141,8 +139,7 @@ def run_scapula(batches, processes, fds, out: Path, keep=None) -> tuple[int, int
             writer.chunk(rows[i:i + CHUNK_EVENTS])
         pending.clear()
 
-    for blob, offsets in ring.drained():
-        decoder.decode(blob, offsets, pending)
+    for _ in ring.read_all(decoder.decode, pending):
         if len(pending) >= CHUNK_EVENTS:
             flush()
     flush()
@@ -198,15 +195,18 @@ def run_baseline(batches, out: Path) -> tuple[int, int]:
             size += len(data)
             pending.clear()
 
-        for blob, offsets in ring.drained():
+        def decode_dicts(mem, offsets, out):
             for off in offsets:
-                ev = dec.on_event(blob, off + RING_HEADER)
+                ev = dec.on_event(mem, off + RING_HEADER)
                 if ev is not None:
-                    pending.append(ev)
-                    events += 1
+                    out.append(ev)
+
+        for _ in ring.read_all(decode_dicts, pending):
             if len(pending) >= CHUNK_EVENTS:
+                events += len(pending)
                 flush()
         if pending:
+            events += len(pending)
             flush()
     ring.close()
     return events, size

@@ -20,6 +20,10 @@ BPF_PERCPU_ARRAY(scratch, struct scratch_buf, 1);
  * failed output; read by the recorder for the file's loss statistics. */
 BPF_PERCPU_ARRAY(drops, u64, 1);
 
+/* Outputs that failed once and were tried again, per CPU (a drop only when the
+ * second try fails too). Read by the recorder for the file's statistics. */
+BPF_PERCPU_ARRAY(retries, u64, 1);
+
 /* Events sent, per CPU: the denominator the drop counts are judged against. */
 BPF_PERCPU_ARRAY(sent, u64, 1);
 

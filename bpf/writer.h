@@ -157,7 +157,16 @@ static __always_inline void writer__submit(struct evt_writer *w)
      * prove, the verifier still needs the bound. var_off never reaches it. */
     u32 len = bounded(w->var_off, SCRATCH_SIZE - 1);
     u32 zero = 0;
-    if (events.ringbuf_output(w->buf, len, 0) < 0) {
+    /* An output can fail with room to spare (seen on 6.18 with several CPUs
+     * writing at once): trying again saves nearly all of those. */
+    long err = events.ringbuf_output(w->buf, len, 0);
+    for (int i = 0; i < OUTPUT_RETRIES && err < 0; i++) {
+        u64 *r = retries.lookup(&zero);
+        if (r)
+            (*r)++;
+        err = events.ringbuf_output(w->buf, len, 0);
+    }
+    if (err < 0) {
         u64 *d = drops.lookup(&zero);
         if (d)
             (*d)++;

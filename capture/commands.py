@@ -83,5 +83,5 @@ def record(output, duration, count, follow, syscalls, all_, buffer_size, print_b
     if summary.command_status is not None:
         click.echo(f"{command[0]} exited with status {summary.command_status}", err=True)
     if summary.dropped:
-        click.echo(f"scapula: warning: {summary.dropped} events were lost because the ring buffer "
-                   "was full; try a larger --buffer-size or fewer --syscalls", err=True)
+        click.echo(f"scapula: warning: {summary.dropped} events were lost: the ring buffer had no "
+                   "room for them; try a larger --buffer-size or fewer --syscalls", err=True)

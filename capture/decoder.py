@@ -11,6 +11,9 @@ from scapula.schemas import events as schema
 _TYPE_AT = struct.calcsize("<QQqIIIII")  # offset of `type` in schema.HEADER_FORMAT
 RING_HEADER = 8  # the ring buffer's own header before each record
 
+# Positions of the header fields in every row (schema.HEADER_FIELDS order).
+TS, CGROUP, RES, TID, PID, PPID, UID, GID, TYPE, CPU, COMM = range(len(schema.HEADER_FIELDS))
+
 
 def row_columns(evt: schema.EventType) -> tuple[str, ...]:
     return (schema.HEADER_FIELDS + tuple(p.name for p in evt.scalars)

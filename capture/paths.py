@@ -7,7 +7,7 @@ time order. A path that cannot be resolved (its dirfd is unknown) stays None.
 import os
 import posixpath
 
-from scapula.capture.decoder import row_columns
+from scapula.capture.decoder import PID, RES, TID, TYPE, row_columns
 from scapula.capture.snapshot import read_fds
 from scapula.schemas import events as schema
 
@@ -26,17 +26,18 @@ class PathResolver:
         self._exec_ids = {schema.BY_NAME[n].id for n in ("execve", "execveat")}
         for pid, fd, target in fds:
             self.fds.setdefault(pid, {})[fd] = target
-        self._plans = {e.id: self._plan(e) for e in schema.EVENTS}
+        # Per event type: (source, dirfd) column pairs to resolve, and the handler
+        # that keeps state for it (None for types that change no state).
+        self._derived = {}
+        self._handlers = {}
+        for e in schema.EVENTS:
+            at = {name: i for i, name in enumerate(row_columns(e))}
+            self._derived[e.id] = tuple((at[p.source], at[p.dirfd] if p.dirfd else None)
+                                        for p in e.derived)
+            self._handlers[e.id] = self._handler(e.name, at)
+        self._norm: dict = {}  # (base, path) -> absolute path: processes repeat themselves
         # The recorder (this process) is never recorded, so its snapshot goes stale.
         self._me = os.getpid()
-
-    @staticmethod
-    def _plan(e: schema.EventType):
-        cols = row_columns(e)
-        at = {name: i for i, name in enumerate(cols)}
-        derived = [(at[p.source], at[p.dirfd] if p.dirfd else None) for p in e.derived]
-        params = {name: at[name] for name in cols}
-        return derived, params
 
     def base(self, pid: int, dirfd: int | None) -> bytes | None:
         if dirfd is None or dirfd == AT_FDCWD:
@@ -46,28 +47,41 @@ class PathResolver:
     def absolute(self, pid: int, path: bytes | None, dirfd: int | None) -> bytes | None:
         if path is None:
             return None
-        if path.startswith(b"/"):
-            return _normpath(path)
-        base = self.base(pid, dirfd)
-        if base is None or not base.startswith(b"/"):
-            return None
-        return _normpath(posixpath.join(base, path)) if path else base
+        if path[:1] == b"/":
+            base = None
+        else:
+            base = self.base(pid, dirfd)
+            if base is None or base[:1] != b"/":
+                return None
+            if not path:
+                return base
+        key = (base, path)
+        found = self._norm.get(key)
+        if found is None:
+            found = _normpath(path if base is None else posixpath.join(base, path))
+            if len(self._norm) >= _NORM_CACHE:
+                self._norm.clear()
+            self._norm[key] = found
+        return found
 
     def apply(self, rows: list[tuple]) -> list[tuple]:
         """Rows with their derived paths appended, updating state as it goes."""
         out = []
-        plans = self._plans
+        append = out.append
+        derived_of, handlers, absolute = self._derived, self._handlers, self.absolute
+        closing, exec_ids = self._closing, self._exec_ids
         for row in rows:
-            t, pid = row[8], row[4]
-            if pid in self._closing and t not in self._exec_ids:
+            t, pid = row[TYPE], row[PID]
+            if closing and pid in closing and t not in exec_ids:
                 self._closed_on_exec(pid)
-            derived, at = plans[t]
+            derived = derived_of[t]
             if derived:
-                row = row + tuple(
-                    self.absolute(pid, row[src], row[dfd] if dfd is not None else None)
-                    for src, dfd in derived)
-            self._track(schema.BY_ID[t].name, row, at, pid)
-            out.append(row)
+                row += tuple([absolute(pid, row[src], None if dfd is None else row[dfd])
+                              for src, dfd in derived])
+            handler = handlers[t]
+            if handler is not None:
+                handler(row, pid)
+            append(row)
         return out
 
     def _refresh_me(self) -> None:
@@ -83,66 +97,129 @@ class PathResolver:
         for fd in self._closing.pop(pid):
             fds.pop(fd, None)
 
-    def _track(self, name: str, row: tuple, at: dict, pid: int) -> None:
-        res = row[2]
+    def _handler(self, name: str, at: dict):
+        """The state change an event of type `name` makes, as a function of (row, pid),
+        with its column positions bound once; None when it changes nothing."""
         if name == "procfork":
-            child = row[at["child_pid"]]
-            if child != pid:
-                if pid == self._me:
-                    self._refresh_me()
-                if pid in self.cwd:
-                    self.cwd[child] = self.cwd[pid]
-                self.fds[child] = dict(self.fds.get(pid, {}))
-                self.cloexec[child] = set(self.cloexec.get(pid, ()))
-            return
+            child_at = at["child_pid"]
+            return lambda row, pid: self._forked(pid, row[child_at])
         if name == "procexit":
-            if row[3] == pid:  # the leader: the process is gone
-                self.cwd.pop(pid, None)
-                self.fds.pop(pid, None)
-                self.cloexec.pop(pid, None)
-            return
-        # procexec comes before the execve/execveat event, whose dirfd the kernel
-        # resolved before closing anything: close-on-exec fds go after that event
-        # is resolved (or, in apply, before whatever that process does next is).
-        if name in ("execve", "execveat") and pid in self._closing:
-            self._closed_on_exec(pid)
+            return lambda row, pid: self._exited(pid) if row[TID] == pid else None
         if name == "procexec":
-            self._closing[pid] = self.cloexec.pop(pid, ())
-            return
-        if res < 0:
-            return
+            return lambda row, pid: self._closing.__setitem__(pid, self.cloexec.pop(pid, ()))
+        if name in ("execve", "execveat"):
+            # procexec comes before the execve/execveat event, whose dirfd the kernel
+            # resolved before closing anything: close-on-exec fds go after that event
+            # is resolved (or, in apply, before whatever that process does next is).
+            return lambda row, pid: self._closed_on_exec(pid) if pid in self._closing else None
+        if name in ("open", "openat", "openat2", "creat"):
+            # the commonest fd maker by far, so handled without the general machinery
+            name_at, abs_at, flags_at = at["name"], at["name_abs"], at.get("flags")
+            return lambda row, pid: self._opened(
+                pid, row[RES], row[abs_at] or row[name_at],
+                flags_at is not None and row[flags_at] & O_CLOEXEC) if row[RES] >= 0 else None
+        made = _FD_MAKERS.get(name)
+        if made is not None:
+            made = made(at)
+            return lambda row, pid: self._made(pid, made(row, self.fds.get(pid, {}))) \
+                if row[RES] >= 0 else None
+        if name == "close":
+            fd_at = at["fd"]
+            return lambda row, pid: self._closed(pid, row[fd_at]) if row[RES] >= 0 else None
+        if name == "chdir":
+            path_at = at["path_abs"]
+            return lambda row, pid: self.cwd.__setitem__(pid, row[path_at]) \
+                if row[RES] >= 0 and row[path_at] else None
+        if name == "fchdir":
+            fd_at = at["fd"]
+            return lambda row, pid: self._fchdir(pid, row[fd_at]) if row[RES] >= 0 else None
+        return None
+
+    def _forked(self, pid: int, child: int) -> None:
+        if child == pid:
+            return  # a thread: it shares its process's state
+        if pid == self._me:
+            self._refresh_me()
+        if pid in self.cwd:
+            self.cwd[child] = self.cwd[pid]
+        self.fds[child] = dict(self.fds.get(pid, {}))
+        self.cloexec[child] = set(self.cloexec.get(pid, ()))
+
+    def _exited(self, pid: int) -> None:
+        """The leader ended: the process is gone."""
+        self.cwd.pop(pid, None)
+        self.fds.pop(pid, None)
+        self.cloexec.pop(pid, None)
+
+    def _made(self, pid: int, made) -> None:
+        """Record fds a call made: (fd, path or None when unknown, closes on exec)."""
         fds = self.fds.setdefault(pid, {})
         cloexec = self.cloexec.setdefault(pid, set())
-        made = ()  # (fd, path or None when unknown, closes on exec) per fd this call made
-        if name in ("open", "openat", "openat2"):
-            made = ((res, row[at["name_abs"]] or row[at["name"]], row[at["flags"]] & O_CLOEXEC),)
-        elif name == "creat":
-            made = ((res, row[at["name_abs"]] or row[at["name"]], False),)
-        elif name == "memfd_create":
-            made = ((res, b"memfd:" + (row[at["name"]] or b""), row[at["flags"]] & MFD_CLOEXEC),)
-        elif name == "close":
-            fds.pop(row[at["fd"]], None)
-            cloexec.discard(row[at["fd"]])
-        elif name in ("dup", "dup2", "dup3"):
-            oldfd = row[at["oldfd"]]
-            if oldfd != res:  # dup2(fd, fd) changes nothing, not even close-on-exec
-                # An unknown oldfd still replaced whatever newfd was.
-                made = ((res, fds.get(oldfd), name == "dup3" and row[at["flags"]] & O_CLOEXEC),)
-        elif name in ("pipe", "pipe2"):
-            on_exec = name == "pipe2" and row[at["flags"]] & O_CLOEXEC
-            made = ((row[at["fd1"]], b"pipe:", on_exec), (row[at["fd2"]], b"pipe:", on_exec))
-        elif name == "chdir":
-            if row[at["path_abs"]]:
-                self.cwd[pid] = row[at["path_abs"]]
-        elif name == "fchdir":
-            if row[at["fd"]] in fds:
-                self.cwd[pid] = fds[row[at["fd"]]]
         for fd, path, on_exec in made:
             if path is None:
                 fds.pop(fd, None)
             else:
                 fds[fd] = path
             (cloexec.add if on_exec else cloexec.discard)(fd)
+
+    def _opened(self, pid: int, fd: int, path: bytes, on_exec) -> None:
+        fds = self.fds.get(pid)
+        if fds is None:
+            fds = self.fds[pid] = {}
+        fds[fd] = path
+        cloexec = self.cloexec.get(pid)
+        if on_exec:
+            if cloexec is None:
+                cloexec = self.cloexec[pid] = set()
+            cloexec.add(fd)
+        elif cloexec:
+            cloexec.discard(fd)
+
+    def _closed(self, pid: int, fd: int) -> None:
+        fds = self.fds.get(pid)
+        if fds:
+            fds.pop(fd, None)
+        cloexec = self.cloexec.get(pid)
+        if cloexec:
+            cloexec.discard(fd)
+
+    def _fchdir(self, pid: int, fd: int) -> None:
+        path = self.fds.get(pid, {}).get(fd)
+        if path is not None:
+            self.cwd[pid] = path
+
+
+def _memfd(at):
+    name_at, flags_at = at["name"], at["flags"]
+    return lambda row, fds: ((row[RES], b"memfd:" + (row[name_at] or b""),
+                              row[flags_at] & MFD_CLOEXEC),)
+
+
+def _duped(at):
+    old_at, flags_at = at["oldfd"], at.get("flags")
+
+    def made(row, fds):
+        oldfd, res = row[old_at], row[RES]
+        if oldfd == res:
+            return ()  # dup2(fd, fd) changes nothing, not even close-on-exec
+        # An unknown oldfd still replaced whatever newfd was.
+        return ((res, fds.get(oldfd), flags_at is not None and row[flags_at] & O_CLOEXEC),)
+    return made
+
+
+def _piped(at):
+    fd1_at, fd2_at, flags_at = at["fd1"], at["fd2"], at.get("flags")
+
+    def made(row, fds):
+        on_exec = flags_at is not None and row[flags_at] & O_CLOEXEC
+        return ((row[fd1_at], b"pipe:", on_exec), (row[fd2_at], b"pipe:", on_exec))
+    return made
+
+
+# Event types other than opens that make fds, and how to read what they made from a row.
+_FD_MAKERS = {"memfd_create": _memfd, "dup": _duped, "dup2": _duped, "dup3": _duped,
+              "pipe": _piped, "pipe2": _piped}
+_NORM_CACHE = 1 << 16
 
 
 def _fd_flags(fd: int) -> int:

@@ -57,11 +57,10 @@ class Probe:
     def drain(self) -> int:
         n = 0
         while True:
-            blob, offsets = self._ring.drain()
-            if not offsets:
+            got = self._ring.read(self.decoder.decode, self._pending)
+            if not got:
                 return n
-            self.decoder.decode(blob, offsets, self._pending)
-            n += len(offsets)
+            n += got
 
     @property
     def pending(self) -> int:
@@ -83,6 +82,7 @@ class Probe:
 
     def counters(self) -> dict:
         return {"drops": self.program.counters("drops"), "sent": self.program.counters("sent"),
+                "retries": self.program.counters("retries"),
                 "unknown_records": self.decoder.unknown}
 
 

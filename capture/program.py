@@ -19,6 +19,7 @@ from scapula.schemas import events as schema
 SCRATCH_SIZE = 32768
 MAX_PATH = 4096
 MAX_ARGS = 32
+OUTPUT_RETRIES = 2  # further tries of a failed ring output before it counts as a drop
 
 # Struct members the programs read, as (constant, struct, member).
 BTF_MEMBERS = (
@@ -96,6 +97,7 @@ def prelude(config: ProgramConfig, offsets: dict[str, int], boot_ns: int) -> str
         f"#define SCRATCH_SIZE {SCRATCH_SIZE}",
         f"#define MAX_PATH {MAX_PATH}",
         f"#define MAX_ARGS {MAX_ARGS}",
+        f"#define OUTPUT_RETRIES {OUTPUT_RETRIES}",
         f"#define SELF_TGID {config.self_tgid}",
         f"#define BOOT_EPOCH_NS {boot_ns}ULL",
         f"#define RECORD_EXEC {int(record_exec)}",

@@ -43,7 +43,8 @@ def info(file, as_json):
     click.echo(f"time      {iso(s['first_ns'])} .. {iso(s['last_ns'])}")
     click.echo(f"events    {s['events']}")
     drops = " ".join(f"cpu{i}={d}" for i, d in enumerate(s["drops"]))
-    click.echo(f"dropped   {s['dropped']}  ({drops or 'no counts recorded'})")
+    retried = f"; {sum(s['retries'])} outputs needed a second try" if sum(s["retries"]) else ""
+    click.echo(f"dropped   {s['dropped']}  ({drops or 'no counts recorded'}{retried})")
     click.echo(f"snapshot  {s['processes']} processes, {s['fds']} open fds")
     syscalls = s["config"].get("syscalls", [])
     click.echo(f"recorded  {len(syscalls)} syscalls, buffer {s['config'].get('buffer_size')} bytes")

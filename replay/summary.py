@@ -33,6 +33,7 @@ def summarize(cap: Capture) -> dict:
         "drops": drops,
         "dropped": sum(drops),
         "sent": stats.get("sent", []),
+        "retries": stats.get("retries", []),
         "processes": len(cap.processes),
         "fds": len(cap.fds),
         "complete": cap.footer is not None,

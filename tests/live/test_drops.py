@@ -57,7 +57,7 @@ def test_info_text_and_json_show_the_drops(stormed):
     path, _ = stormed
     text = subprocess.run([str(SCAPULA), "info", str(path)], capture_output=True, text=True,
                           check=True).stdout
-    m = re.search(r"^dropped\s+(\d+)\s+\((cpu\d+=\d+ ?)+\)", text, re.M)
+    m = re.search(r"^dropped\s+(\d+)\s+\((cpu\d+=\d+ ?)+[;)]", text, re.M)
     assert m and int(m[1]) > 0, text
     js = json.loads(subprocess.run([str(SCAPULA), "info", "--json", str(path)],
                                    capture_output=True, text=True, check=True).stdout)
