@@ -4,7 +4,7 @@
  * not recorded, so the tail call falls through. */
 
 #if RECORD_EXEC
-static __always_inline void exec__stash(const void *regs, long id)
+static __always_inline void exec__stash(u64 regs, long id)
 {
     u32 tgid = bpf_get_current_pid_tgid() >> 32;
     u32 zero = 0;
@@ -29,14 +29,14 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 {
     long id = (long)ctx->args[1];
     if (id == NR_EXECVE || id == NR_EXECVEAT)
-        exec__stash((const void *)ctx->args[0], id);
+        exec__stash(REGS_OF(ctx), id);
     return 0;
 }
 #endif
 
 RAW_TRACEPOINT_PROBE(sys_exit)
 {
-    long id = syscall__id((const void *)ctx->args[0]);
+    long id = syscall__id(REGS_OF(ctx));
 #if RECORD_EXEC
     /* A successful execveat reaches sys_exit with execve's number in orig_ax
      * (seen on 6.18): the stash knows which one was entered. */

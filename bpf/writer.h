@@ -49,7 +49,7 @@ static __always_inline int writer__start(struct evt_writer *w, u16 type, u32 nsc
     h->res = res;
     h->tid = (u32)pid_tgid;
     h->pid = pid_tgid >> 32;
-    h->ppid = task__ppid((const void *)bpf_get_current_task());
+    h->ppid = task__current_ppid();
     h->uid = (u32)uid_gid;
     h->gid = uid_gid >> 32;
     h->type = type;
@@ -179,7 +179,7 @@ static __always_inline void writer__submit(struct evt_writer *w)
 
 /* Shorthand for a syscall filler's first lines. */
 #define FILLER_BEGIN(w, NAME)                                                   \
-    const void *regs = (const void *)ctx->args[0];                              \
+    u64 regs = REGS_OF(ctx);                                                    \
     struct evt_writer w;                                                        \
     if (!writer__begin(&w, EVT_##NAME, EVT_##NAME##_NSCALAR, (s64)ctx->args[1])) \
         return 0;

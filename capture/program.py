@@ -88,6 +88,12 @@ def _read(name: str) -> str:
     return resources.files("scapula.bpf").joinpath(name).read_text()
 
 
+def kernel_version() -> tuple[int, int]:
+    release = os.uname().release
+    major, minor = re.match(r"(\d+)\.(\d+)", release).groups()
+    return int(major), int(minor)
+
+
 def prelude(config: ProgramConfig, offsets: dict[str, int], boot_ns: int) -> str:
     pages = config.buffer_size // os.sysconf("SC_PAGE_SIZE")
     record_exec = any(n in config.syscalls for n in ("execve", "execveat"))
@@ -101,6 +107,8 @@ def prelude(config: ProgramConfig, offsets: dict[str, int], boot_ns: int) -> str
         f"#define SELF_TGID {config.self_tgid}",
         f"#define BOOT_EPOCH_NS {boot_ns}ULL",
         f"#define RECORD_EXEC {int(record_exec)}",
+        # bpf_task_pt_regs and bpf_get_current_task_btf: both there from 5.15
+        f"#define TASK_BTF {int(kernel_version() >= (5, 15))}",
         f"#define NR_EXECVE {schema.BY_NAME['execve'].syscall}",
         f"#define NR_EXECVEAT {schema.BY_NAME['execveat'].syscall}",
     ]

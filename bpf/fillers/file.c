@@ -111,7 +111,7 @@ int sys_dup3_x(struct bpf_raw_tracepoint_args *ctx)
 }
 
 /* The two fds a pipe call wrote to user memory; -1 each when it failed. */
-static __always_inline void pipe__fds(struct evt_writer *w, const void *regs, s64 res)
+static __always_inline void pipe__fds(struct evt_writer *w, u64 regs, s64 res)
 {
     s32 fds[2] = {-1, -1};
     if (res == 0)
