@@ -30,12 +30,17 @@ SYS_EXIT = re.compile(r"(RAW_TRACEPOINT_PROBE\(sys_exit\)\n\{\n).*?(\n\}\n)", re
 VARIANTS = {
     "scapula": None,
     "return_at_once": "    return 0;",
-    "read_id_only": """    long id = syscall__id((const void *)ctx->args[0]);
+    "read_id_only": """    long id = syscall__id(REGS_OF(ctx));
+    asm volatile("" :: "r"(id));
+    return 0;""",
+    # How the id was read before TASK_BTF: a probe read through the raw pointer.
+    "read_id_probe": """    long id = 0;
+    bpf_probe_read_kernel(&id, sizeof(id), (const void *)(ctx->args[0] + OFF_PT_REGS_ORIG_AX));
     asm volatile("" :: "r"(id));
     return 0;""",
     "tail_call_only": "    fillers.call(ctx, 511);\n    return 0;",
     # A compiled-in bitmap of recorded syscalls checked before the tail call.
-    "id_bitmap_filter": """    long id = syscall__id((const void *)ctx->args[0]);
+    "id_bitmap_filter": """    long id = syscall__id(REGS_OF(ctx));
     u64 RECORDED_MASK[8] = RECORDED_MASK_INIT;
     if ((u64)id >= 512 || !((RECORDED_MASK[(u64)id >> 6] >> (id & 63)) & 1))
         return 0;

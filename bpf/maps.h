@@ -30,7 +30,8 @@ BPF_PERCPU_ARRAY(sent, u64, 1);
 /* execve/execveat arguments saved at sys_enter, keyed by thread group id
  * (a successful exec by a non-leader thread returns with the leader's tid).
  * Written at enter, read and deleted at exit. The filename must be copied at
- * enter: once the exec succeeds, the old address space is gone. */
+ * enter: once the exec succeeds, the old address space is gone. LRU, so that
+ * entries of execs that never reached sys_exit cannot fill it over a long run. */
 struct exec_stash {
     u64 nr;          /* NR_EXECVE or NR_EXECVEAT: which one was entered */
     u64 tid;         /* the thread that entered it */
@@ -38,7 +39,7 @@ struct exec_stash {
     s32 filename_len;
     char filename[MAX_PATH];
 };
-BPF_HASH(exec_stash, u32, struct exec_stash, 4096);
+BPF_TABLE("lru_hash", u32, struct exec_stash, exec_stash, 4096);
 
 /* A zeroed exec_stash to initialise new entries from (the stack is too small). */
 BPF_PERCPU_ARRAY(exec_stash_zero, struct exec_stash, 1);

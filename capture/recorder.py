@@ -8,6 +8,7 @@ import sys
 import time
 
 from scapula import __version__
+from scapula.capture.decoder import PID, TYPE, row_columns
 from scapula.capture.probe import Probe
 from scapula.capture.program import ProgramConfig
 from scapula.capture.writer import CaptureWriter, open_output
@@ -45,6 +46,10 @@ class RecordSummary:
         return sum(self.drops)
 
 
+_FORK = schema.BY_NAME["procfork"]
+_CHILD_PID = row_columns(_FORK).index("child_pid")
+
+
 class _Follow:
     """The pids of one command's process tree, grown by its fork events."""
 
@@ -53,12 +58,11 @@ class _Follow:
 
     def keep(self, rows: list[tuple]) -> list[tuple]:
         out = []
-        fork_id = schema.BY_NAME["procfork"].id
         for row in rows:
-            if row[4] in self.pids:
+            if row[PID] in self.pids:
                 out.append(row)
-                if row[8] == fork_id:
-                    self.pids.add(row[12])  # child_pid
+                if row[TYPE] == _FORK.id:
+                    self.pids.add(row[_CHILD_PID])
         return out
 
 

@@ -86,6 +86,7 @@ class Run:
 def run_child(probe, tmp_path):
     """run_child(fn) forks a child that calls fn() and exits with its return value
     (0 if None); returns a Run with everything that child tree did."""
+    from scapula.capture.decoder import PID, TID, TYPE, row_columns
     from scapula.capture.writer import CaptureWriter, open_output
     from scapula.replay.reader import Capture
     from scapula.schemas import events as schema
@@ -103,15 +104,17 @@ def run_child(probe, tmp_path):
         _, status = os.waitpid(pid, 0)
         rows, tree, deadline = [], {pid}, time.monotonic() + timeout
         exit_id = schema.BY_NAME["procexit"].id
-        fork_id = schema.BY_NAME["procfork"].id
+        fork = schema.BY_NAME["procfork"]
+        child_at = row_columns(fork).index("child_pid")
         while True:
             probe.poll(0.05)
             for row in probe.ready(final=True):
-                if row[4] in tree:
+                if row[PID] in tree:
                     rows.append(row)
-                    if row[8] == fork_id:
-                        tree.add(row[12])
-            if any(r[8] == exit_id and r[3] == pid for r in rows) or time.monotonic() > deadline:
+                    if row[TYPE] == fork.id:
+                        tree.add(row[child_at])
+            if any(r[TYPE] == exit_id and r[TID] == pid for r in rows) \
+                    or time.monotonic() > deadline:
                 break
         path = tmp_path / f"run-{pid}.scapula"
         writer = CaptureWriter(open_output(str(path)), str(path))
