@@ -19,7 +19,7 @@ from scapula.schemas import events as schema
 SCRATCH_SIZE = 32768
 MAX_PATH = 4096
 MAX_ARGS = 32
-OUTPUT_RETRIES = 2  # further tries of a failed ring output before it counts as a drop
+OUTPUT_RETRIES = 8  # further tries of a failed ring output before it counts as a drop
 
 # Struct members the programs read, as (constant, struct, member).
 BTF_MEMBERS = (
