@@ -27,19 +27,17 @@ import statistics
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
 import msgpack
 import zstandard
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from syscall_overhead import compile_workload, SCAPULA  # noqa: E402
+from syscall_overhead import SCAPULA, workdir  # noqa: E402
 
 from scapula.capture import snapshot  # noqa: E402
 from scapula.capture.decoder import Decoder, RING_HEADER, row_columns  # noqa: E402
 from scapula.capture.paths import PathResolver  # noqa: E402
-from scapula.capture.probe import Probe  # noqa: E402
 from scapula.capture.program import Program, ProgramConfig  # noqa: E402
 from scapula.capture.recorder import CHUNK_EVENTS  # noqa: E402
 from scapula.capture.ringbuf import RingReader  # noqa: E402
@@ -270,14 +268,7 @@ def main() -> None:
     ap.add_argument("--skip-rates", action="store_true", help="skip part 2 (scapula record storms)")
     args = ap.parse_args()
     PER_COMMIT = args.per_commit
-    if os.geteuid() != 0:
-        sys.exit("bench: needs root to load BPF programs")
-
-    with tempfile.TemporaryDirectory(prefix="scapula-bench-") as d:
-        tmp = Path(d)
-        exe = compile_workload(tmp)
-        target = tmp / "target.txt"
-        target.write_text("x")
+    with workdir() as (tmp, exe, target):
         (tmp / "workload.sh").write_text(WORKLOAD)
         shell = ["sh", "-c", f'for i in $(seq {args.shell_loops}); do sh "$0/workload.sh" "$0"; done',
                  str(tmp)]

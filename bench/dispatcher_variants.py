@@ -9,16 +9,14 @@ generates.
 Run as root: `.venv/bin/python bench/dispatcher_variants.py [--rounds N]`.
 """
 import argparse
-import ctypes
 import os
 import re
 from pathlib import Path
 import statistics
 import sys
-import tempfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from syscall_overhead import CONTAMINATED, clean_run, compile_workload, run_workload  # noqa: E402
+from syscall_overhead import CONTAMINATED, clean_run, run_workload, workdir  # noqa: E402
 
 from scapula.capture.program import Program, ProgramConfig  # noqa: E402
 from scapula.schemas import events as schema  # noqa: E402
@@ -91,14 +89,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--getppid", type=int, default=2_000_000)
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("bench: needs root to load BPF programs")
-    from bcc import BPF
-    with tempfile.TemporaryDirectory(prefix="scapula-bench-") as d:
-        tmp = Path(d)
-        exe = compile_workload(tmp)
-        target = tmp / "target.txt"
-        target.write_text("x")
+    with workdir() as (tmp, exe, target):
+        from bcc import BPF
         progs = {name: load_variant(name, body) for name, body in VARIANTS.items()}
         for p in progs.values():
             attach(p, False)

@@ -15,6 +15,7 @@ traced host pays, and the floor is what any raw-tracepoint tracer pays.
 Run as root: `make bench` or `.venv/bin/python bench/syscall_overhead.py [--rounds N]`.
 """
 import argparse
+from contextlib import contextmanager
 import json
 import os
 from pathlib import Path
@@ -56,6 +57,20 @@ def compile_workload(tmp: Path) -> Path:
     subprocess.run([cc, "-O2", "-o", str(exe), str(HERE / "syscalls.c")], check=True)
     return exe
 
+
+
+@contextmanager
+def workdir():
+    """As root, a temporary folder with the compiled workload and a file for it to
+    open: (folder, workload executable, target file)."""
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root to load BPF programs")
+    with tempfile.TemporaryDirectory(prefix="scapula-bench-") as d:
+        tmp = Path(d)
+        exe = compile_workload(tmp)
+        target = tmp / "target.txt"
+        target.write_text("x")
+        yield tmp, exe, target
 
 def syscall_hooks() -> int | None:
     """Programs attached to sys_enter/sys_exit right now, anyone's (None: bpftool missing)."""
@@ -164,14 +179,7 @@ def main() -> None:
     ap.add_argument("--getppid", type=int, default=2_000_000)
     ap.add_argument("--openclose", type=int, default=200_000)
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("bench: needs root to load BPF programs")
-
-    with tempfile.TemporaryDirectory(prefix="scapula-bench-") as d:
-        tmp = Path(d)
-        exe = compile_workload(tmp)
-        target = tmp / "target.txt"
-        target.write_text("x")
+    with workdir() as (tmp, exe, target):
         configs = [NoTracing(), Floor(), Scapula(tmp)]
         samples = {c.name: {"getppid": [], "openclose": []} for c in configs}
         per_round = []   # (ratio on getppid, scapula ns per recorded event) for each round

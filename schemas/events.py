@@ -12,7 +12,7 @@ Kernel record layout of one event (little-endian, no padding):
 Derived parameters are added in user space (for example a path resolved to an
 absolute one) and are never sent by the kernel.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import struct
 
 SCHEMA_VERSION = 1
