@@ -1,0 +1,1 @@
+"""The kernel side: C sources that BCC compiles at load time (package data)."""

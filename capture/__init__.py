@@ -1,0 +1,1 @@
+"""The recorder: BTF offsets, program loader, ring consumer, decoder, snapshot, writer."""

@@ -1,0 +1,1 @@
+"""SQL forensics over captures (DuckDB): not built yet."""

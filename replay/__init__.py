@@ -1,0 +1,1 @@
+"""Reading captures back: the reader, event views, and the info/print commands."""

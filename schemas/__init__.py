@@ -1,0 +1,1 @@
+"""The event table, flag names and the capture file format: the one source of truth."""
