@@ -10,7 +10,7 @@ import time
 from scapula import __version__
 from scapula.capture.decoder import PID, TYPE, row_columns
 from scapula.capture.probe import Probe
-from scapula.capture.program import ProgramConfig
+from scapula.capture.program import MAX_PATH, ProgramConfig
 from scapula.capture.writer import CaptureWriter, open_output
 from scapula.schemas import events as schema
 
@@ -112,7 +112,7 @@ class Recorder:
                     child_done_at = now
                 finished = (self._stop
                             or (opt.duration is not None and now - started >= opt.duration)
-                            or (opt.count is not None and writer.events + probe.pending >= opt.count)
+                            or (opt.count is not None and self._counted(writer, probe, follow) >= opt.count)
                             or (child_done_at is not None and now - child_done_at >= 2 * POLL_SECONDS))
                 if finished:
                     probe.drain()
@@ -138,6 +138,12 @@ class Recorder:
             if opt.status:
                 sys.stderr.write("\n")
 
+    @staticmethod
+    def _counted(writer: CaptureWriter, probe: Probe, follow) -> int:
+        """Events toward --count: with --follow, only the ones written (rows still
+        pending may belong to other processes)."""
+        return writer.events + (0 if follow is not None else probe.pending)
+
     def _write(self, writer: CaptureWriter, rows: list[tuple], follow) -> None:
         if follow is not None:
             rows = follow.keep(rows)
@@ -161,7 +167,7 @@ class Recorder:
                 "buffer_size": opt.buffer_size,
                 "command": list(opt.command),
                 "follow": opt.follow,
-                "max_path": 4096,
+                "max_path": MAX_PATH,
             },
         }
 
