@@ -118,3 +118,27 @@ def test_signal_finishes_the_file(tmp_path, sig):
     with open(path, "rb") as f:
         f.seek(-fmt.TRAILER.size, os.SEEK_END)
         assert fmt.TRAILER.unpack(f.read())[1] == fmt.END_MAGIC
+
+
+def test_follow_keeps_only_the_command_tree_and_count_stops_it(tmp_path):
+    path = tmp_path / "follow.scapula"
+    script = "for i in 1 2 3 4 5 6; do cat /etc/hostname; done"
+    # a process outside the tree, busy the whole time
+    with subprocess.Popen(["sh", "-c", "while :; do cat /etc/hostname >/dev/null; done"]) as noise:
+        try:
+            r = scapula("record", "-w", path, "--follow", "--", "sh", "-c", script)
+            assert r.returncode == 0, r.stderr
+            lines = scapula("print", "--json", path).stdout.splitlines()
+            events = [json.loads(line) for line in lines]
+            root = next(e["pid"] for e in events if e["type"] == "execve" and e["res"] == 0)
+            tree = {root} | {e["child_pid"] for e in events if e["type"] == "procfork"}
+            assert {e["pid"] for e in events} <= tree
+            assert noise.pid not in {e["pid"] for e in events}
+            assert sum(e["type"] == "execve" and e["res"] == 0 for e in events) == 7
+
+            counted = tmp_path / "count.scapula"
+            r = scapula("record", "-w", counted, "--count", "25", "--follow", "--", "sh", "-c", script)
+            assert r.returncode == 0, r.stderr
+            assert info(counted)["events"] == 25
+        finally:
+            noise.kill()
