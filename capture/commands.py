@@ -1,10 +1,12 @@
 """`scapula record`."""
 import os
+import shutil
 import sys
 
 import click
 
-from scapula.capture.program import ProgramConfig, filler_names, source, resolve_offsets, boot_epoch_ns
+from scapula.capture.program import (ProgramConfig, boot_epoch_ns, filler_names, resolve_offsets,
+                                      source, validate)
 from scapula.capture.btf import BTF
 from scapula.capture.recorder import Recorder, RecordOptions
 from scapula.console import clean_errors
@@ -40,8 +42,9 @@ def choose_syscalls(syscalls: str | None, all_: bool) -> tuple[str, ...]:
 
 @click.command(context_settings={"ignore_unknown_options": False})
 @click.option("-w", "--write", "output", metavar="FILE", help="Capture file to write ('-' for stdout).")
-@click.option("--duration", type=float, metavar="SECONDS", help="Stop after this long.")
-@click.option("--count", type=int, metavar="N", help="Stop after N events.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop after this long.")
+@click.option("--count", type=click.IntRange(min=1), metavar="N", help="Stop after N events.")
 @click.option("--follow", is_flag=True, help="With a COMMAND: keep only its process tree.")
 @click.option("--syscalls", metavar="LIST", help="Comma-separated syscalls to record (default: all supported).")
 @click.option("--all", "all_", is_flag=True, help="Record every syscall scapula supports.")
@@ -59,9 +62,10 @@ def record(output, duration, count, follow, syscalls, all_, buffer_size, print_b
       scapula record -w build.scapula --follow -- make -j2
     """
     names = choose_syscalls(syscalls, all_)
-    size = parse_size(buffer_size)
+    config = ProgramConfig(syscalls=names, buffer_size=parse_size(buffer_size),
+                           self_tgid=os.getpid())
+    validate(config)
     if print_bpf:
-        config = ProgramConfig(syscalls=names, buffer_size=size, self_tgid=os.getpid())
         click.echo(source(config, resolve_offsets(BTF.load()), boot_epoch_ns()))
         return
     if not output:
@@ -70,9 +74,12 @@ def record(output, duration, count, follow, syscalls, all_, buffer_size, print_b
         raise UsageError("record: --follow needs a COMMAND after --")
     if output == "-" and sys.stdout.isatty():
         raise UsageError("record: -w - would write binary data to a terminal; redirect it")
+    if command and shutil.which(command[0]) is None:
+        raise UsageError(f"record: {command[0]}: command not found")
     if os.geteuid() != 0:
         raise UsageError("record: needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs")
-    options = RecordOptions(output=output, syscalls=names, buffer_size=size, duration=duration,
+    options = RecordOptions(output=output, syscalls=names, buffer_size=config.buffer_size,
+                            duration=duration,
                             count=count, command=tuple(command), follow=follow,
                             status=sys.stderr.isatty())
     summary = Recorder(options).run()

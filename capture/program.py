@@ -14,6 +14,7 @@ from importlib import resources
 
 from scapula.capture.btf import BTF
 from scapula.capture.errors import KernelError
+from scapula.errors import UsageError
 from scapula.schemas import events as schema
 
 SCRATCH_SIZE = 32768
@@ -128,14 +129,16 @@ def source(config: ProgramConfig, offsets: dict[str, int], boot_ns: int) -> str:
 
 
 def validate(config: ProgramConfig) -> None:
+    """A configuration the kernel side can be built for; UsageError otherwise."""
     size = config.buffer_size
-    if size < 4096 or size & (size - 1):
-        raise KernelError(f"--buffer-size {size}: must be a power of two of at least 4096")
+    page = os.sysconf("SC_PAGE_SIZE")
+    if size < page or size & (size - 1):
+        raise UsageError(f"--buffer-size {size}: must be a power of two of at least {page}")
     have = filler_names()
     unknown = [n for n in config.syscalls if n not in have]
     if unknown:
-        raise KernelError(f"no filler for syscall(s) {', '.join(unknown)}; "
-                          f"recordable: {', '.join(sorted(have))}")
+        raise UsageError(f"no filler for syscall(s) {', '.join(unknown)}; "
+                         f"recordable: {', '.join(sorted(have))}")
 
 
 class Program:

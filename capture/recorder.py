@@ -77,13 +77,15 @@ class Recorder:
 
     def run(self) -> RecordSummary:
         opt = self.opt
+        # the output first: a path that cannot be written fails before anything loads
+        out = open_output(opt.output)
         child = HeldCommand(opt.command) if opt.command else None
         config = ProgramConfig(syscalls=opt.syscalls, buffer_size=opt.buffer_size,
                                self_tgid=os.getpid())
         old = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             with Probe(config) as probe:
-                self._record(probe, child)
+                self._record(probe, child, out)
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
@@ -93,10 +95,10 @@ class Recorder:
             self.summary.command_status = child.returncode
         return self.summary
 
-    def _record(self, probe: Probe, child) -> None:
+    def _record(self, probe: Probe, child, out) -> None:
         opt = self.opt
         follow = _Follow(child.pid) if (child is not None and opt.follow) else None
-        writer = CaptureWriter(open_output(opt.output), opt.output)
+        writer = CaptureWriter(out, opt.output)
         writer.header(self._header(probe), probe.processes, probe.fds)
         writer.flush()
         started = time.monotonic()
