@@ -5,7 +5,7 @@
 RAW_TRACEPOINT_PROBE(sched_process_exit)
 {
     struct evt_writer w;
-    if (!writer__begin(&w, EVT_PROCEXIT, EVT_PROCEXIT_NSCALAR, 0))
+    if (!writer__begin(&w, EVT_PROCEXIT, EVT_PROCEXIT_NSCALAR, 0, EVT_PROCEXIT_FIXED_SIZE))
         return 0;
     const void *task = (const void *)bpf_get_current_task();
     s32 code = (s32)task__read_u32(task, OFF_TASK_EXIT_CODE);
@@ -37,7 +37,7 @@ RAW_TRACEPOINT_PROBE(sched_process_fork)
     struct evt_writer w;
     /* Recorded even when the recorder forks: the child (a recorded command) is
      * not the recorder, and its state starts from this event. */
-    if (!writer__start(&w, EVT_PROCFORK, EVT_PROCFORK_NSCALAR, 0))
+    if (!writer__start(&w, EVT_PROCFORK, EVT_PROCFORK_NSCALAR, 0, EVT_PROCFORK_FIXED_SIZE))
         return 0;
     /* Parameter 1: child_tid (pid) */
     writer__scalar(&w, task__read_u32(child, OFF_TASK_PID));
@@ -51,7 +51,7 @@ RAW_TRACEPOINT_PROBE(sched_process_exec)
 {
     const void *bprm = (const void *)ctx->args[2];
     struct evt_writer w;
-    if (!writer__begin(&w, EVT_PROCEXEC, EVT_PROCEXEC_NSCALAR, 0))
+    if (!writer__begin(&w, EVT_PROCEXEC, EVT_PROCEXEC_NSCALAR, 0, EVT_PROCEXEC_FIXED_SIZE))
         return 0;
     /* Parameter 1: old_tid (pid) */
     writer__scalar(&w, (u32)ctx->args[1]);

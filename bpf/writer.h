@@ -17,7 +17,8 @@ struct evt_header {
 } __attribute__((packed));
 
 struct evt_writer {
-    u8 *buf;
+    u8 *buf;         /* the ring's own memory (in_ring) or the per-CPU scratch */
+    u8 in_ring;
     u32 slot;        /* next scalar slot */
     u32 var_off;     /* next free byte of the variable part */
 };
@@ -34,15 +35,48 @@ static __always_inline u32 bounded(u32 v, u32 mask)
     return v & mask;
 }
 
-/* Starts an event for the current task, whoever it is. */
-static __always_inline int writer__start(struct evt_writer *w, u16 type, u32 nscalar, s64 res)
+static __always_inline void counter__add(void *map_value)
+{
+    if (map_value)
+        (*(u64 *)map_value)++;
+}
+
+/* Room for a fixed-size event, reserved in the ring itself. A reservation can
+ * fail with room to spare (seen on 6.18 with several CPUs writing at once):
+ * trying again saves nearly all of those. */
+static __always_inline u8 *writer__reserve(u32 size)
+{
+    u32 zero = 0;
+    u8 *buf = events.ringbuf_reserve(size);
+    for (int i = 0; i < OUTPUT_RETRIES && !buf; i++) {
+        counter__add(retries.lookup(&zero));
+        buf = events.ringbuf_reserve(size);
+    }
+    if (!buf)
+        counter__add(drops.lookup(&zero));
+    return buf;
+}
+
+/* Starts an event for the current task, whoever it is. `fixed_size` is the
+ * event's size when it has no variable parameters (then it is built in place in
+ * the ring), 0 otherwise (then it is built in the per-CPU scratch and copied). */
+static __always_inline int writer__start(struct evt_writer *w, u16 type, u32 nscalar, s64 res,
+                                         u32 fixed_size)
 {
     u64 pid_tgid = bpf_get_current_pid_tgid();
     u32 zero = 0;
-    struct scratch_buf *s = scratch.lookup(&zero);
-    if (!s)
-        return 0;
-    struct evt_header *h = (struct evt_header *)s->data;
+    if (fixed_size) {
+        w->buf = writer__reserve(fixed_size);
+        if (!w->buf)
+            return 0;
+    } else {
+        struct scratch_buf *s = scratch.lookup(&zero);
+        if (!s)
+            return 0;
+        w->buf = s->data;
+    }
+    w->in_ring = fixed_size != 0;
+    struct evt_header *h = (struct evt_header *)w->buf;
     u64 uid_gid = bpf_get_current_uid_gid();
     h->ts = bpf_ktime_get_boot_ns() + BOOT_EPOCH_NS;
     h->cgroup = bpf_get_current_cgroup_id();
@@ -55,18 +89,18 @@ static __always_inline int writer__start(struct evt_writer *w, u16 type, u32 nsc
     h->type = type;
     h->cpu = bpf_get_smp_processor_id();
     bpf_get_current_comm(h->comm, sizeof(h->comm));
-    w->buf = s->data;
     w->slot = 0;
     w->var_off = sizeof(struct evt_header) + 8 * nscalar;
     return 1;
 }
 
 /* Starts an event unless the current task is the recorder: it never records itself. */
-static __always_inline int writer__begin(struct evt_writer *w, u16 type, u32 nscalar, s64 res)
+static __always_inline int writer__begin(struct evt_writer *w, u16 type, u32 nscalar, s64 res,
+                                         u32 fixed_size)
 {
     if ((bpf_get_current_pid_tgid() >> 32) == SELF_TGID)
         return 0;
-    return writer__start(w, type, nscalar, res);
+    return writer__start(w, type, nscalar, res, fixed_size);
 }
 
 static __always_inline void writer__scalar(struct evt_writer *w, u64 value)
@@ -153,35 +187,29 @@ static __always_inline void writer__user_argv(struct evt_writer *w, const u64 *a
 
 static __always_inline void writer__submit(struct evt_writer *w)
 {
+    u32 zero = 0;
+    if (w->in_ring) {
+        events.ringbuf_submit(w->buf, 0);
+        counter__add(sent.lookup(&zero));
+        return;
+    }
     /* Masked rather than compared: the compiler may drop a comparison it can
      * prove, the verifier still needs the bound. var_off never reaches it. */
     u32 len = bounded(w->var_off, SCRATCH_SIZE - 1);
-    u32 zero = 0;
-    /* An output can fail with room to spare (seen on 6.18 with several CPUs
-     * writing at once): trying again saves nearly all of those. */
     long err = events.ringbuf_output(w->buf, len, 0);
     for (int i = 0; i < OUTPUT_RETRIES && err < 0; i++) {
-        u64 *r = retries.lookup(&zero);
-        if (r)
-            (*r)++;
+        counter__add(retries.lookup(&zero));
         err = events.ringbuf_output(w->buf, len, 0);
     }
-    if (err < 0) {
-        u64 *d = drops.lookup(&zero);
-        if (d)
-            (*d)++;
-        return;
-    }
-    u64 *n = sent.lookup(&zero);
-    if (n)
-        (*n)++;
+    counter__add(err < 0 ? drops.lookup(&zero) : sent.lookup(&zero));
 }
 
 /* Shorthand for a syscall filler's first lines. */
 #define FILLER_BEGIN(w, NAME)                                                   \
     u64 regs = REGS_OF(ctx);                                                    \
     struct evt_writer w;                                                        \
-    if (!writer__begin(&w, EVT_##NAME, EVT_##NAME##_NSCALAR, (s64)ctx->args[1])) \
+    if (!writer__begin(&w, EVT_##NAME, EVT_##NAME##_NSCALAR, (s64)ctx->args[1],  \
+                       EVT_##NAME##_FIXED_SIZE))                                \
         return 0;
 
 /* The filler's i-th syscall argument, and the same as a signed 32-bit fd. */

@@ -117,6 +117,9 @@ def prelude(config: ProgramConfig, offsets: dict[str, int], boot_ns: int) -> str
     for e in schema.EVENTS:
         lines.append(f"#define EVT_{e.name.upper()} {e.id}")
         lines.append(f"#define EVT_{e.name.upper()}_NSCALAR {len(e.scalars)}")
+        # events without variable parameters are built in place in the ring
+        fixed = 0 if e.variables else schema.HEADER_SIZE + 8 * len(e.scalars)
+        lines.append(f"#define EVT_{e.name.upper()}_FIXED_SIZE {fixed}")
     return "\n".join(lines) + "\n"
 
 
