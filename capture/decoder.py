@@ -5,7 +5,6 @@ the derived ones (added by capture/paths.py). Tuples, not dicts: this runs per e
 """
 import struct
 
-from scapula.errors import InputError
 from scapula.schemas import events as schema
 
 _TYPE_AT = struct.calcsize("<QQqIIIII")  # offset of `type` in schema.HEADER_FORMAT
@@ -71,9 +70,3 @@ def split_argv(block: bytes | None) -> list[bytes] | None:
         parts.pop()
     return parts
 
-
-def check_type(type_id: int, where: str) -> schema.EventType:
-    try:
-        return schema.BY_ID[type_id]
-    except KeyError:
-        raise InputError(f"{where}: unknown event type {type_id}") from None
