@@ -3,6 +3,7 @@ import json
 import os
 from pathlib import Path
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -142,3 +143,24 @@ def test_follow_keeps_only_the_command_tree_and_count_stops_it(tmp_path):
             assert info(counted)["events"] == 25
         finally:
             noise.kill()
+
+
+def test_status_line_on_a_terminal(tmp_path):
+    """On a terminal, record keeps a status line going (script(1) provides the tty)."""
+    if not shutil.which("script"):
+        pytest.skip("script(1) from util-linux is not installed")
+    path = tmp_path / "tty.scapula"
+    r = subprocess.run(["script", "-qec", f"{SCAPULA} record -w {path} --duration 1.5",
+                        "/dev/null"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout
+    status = [part for part in r.stdout.split("\r") if "dropped" in part and "MB written" in part]
+    assert status, r.stdout
+    assert re.search(r"\d+ events\s+[\d,]+/s\s+\d+ dropped\s+[\d.]+ MB written", status[-1])
+
+
+def test_print_bpf_shows_the_program_with_btf_offsets():
+    r = scapula("record", "--print-bpf", "--syscalls", "openat,close")
+    assert r.returncode == 0, r.stderr
+    assert "RAW_TRACEPOINT_PROBE(sys_exit)" in r.stdout
+    assert re.search(r"^#define OFF_TASK_REAL_PARENT \d+$", r.stdout, re.M)
+    assert "int sys_openat_x(" in r.stdout
