@@ -216,9 +216,22 @@ def _piped(at):
     return made
 
 
+def _socket(at):
+    # SOCK_CLOEXEC is O_CLOEXEC's value; socket passes it in its type, accept4 in its flags
+    fd1_at, fd2_at, flags_at = at.get("fd1"), at.get("fd2"), at.get("socktype", at.get("flags"))
+
+    def made(row, fds):
+        on_exec = flags_at is not None and row[flags_at] & O_CLOEXEC
+        if fd1_at is None:
+            return ((row[RES], b"socket:", on_exec),)
+        return ((row[fd1_at], b"socket:", on_exec), (row[fd2_at], b"socket:", on_exec))
+    return made
+
+
 # Event types other than opens that make fds, and how to read what they made from a row.
 _FD_MAKERS = {"memfd_create": _memfd, "dup": _duped, "dup2": _duped, "dup3": _duped,
-              "pipe": _piped, "pipe2": _piped}
+              "pipe": _piped, "pipe2": _piped,
+              "socket": _socket, "socketpair": _socket, "accept": _socket, "accept4": _socket}
 _NORM_CACHE = 1 << 16
 
 

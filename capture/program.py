@@ -41,11 +41,24 @@ BTF_MEMBERS = (
     ("OFF_MM_ENV_START", "mm_struct", "env_start"),
     ("OFF_MM_ENV_END", "mm_struct", "env_end"),
     ("OFF_BINPRM_FILENAME", "linux_binprm", "filename"),
+    # fd -> file -> socket -> sock: a socket's own address for connect and accept
+    ("OFF_TASK_FILES", "task_struct", "files"),
+    ("OFF_FILES_FDT", "files_struct", "fdt"),
+    ("OFF_FDTABLE_FD", "fdtable", "fd"),
+    ("OFF_FDTABLE_MAX_FDS", "fdtable", "max_fds"),
+    ("OFF_FILE_PRIVATE_DATA", "file", "private_data"),
+    ("OFF_SOCKET_FILE", "socket", "file"),
+    ("OFF_SOCKET_SK", "socket", "sk"),
+    ("OFF_SOCK_COMMON", "sock", "__sk_common"),
+    ("OFF_SKC_FAMILY", "sock_common", "skc_family"),
+    ("OFF_SKC_NUM", "sock_common", "skc_num"),
+    ("OFF_SKC_RCV_SADDR", "sock_common", "skc_rcv_saddr"),
+    ("OFF_SKC_V6_RCV_SADDR", "sock_common", "skc_v6_rcv_saddr"),
 )
 
 # Source files in the order BCC must see them.
 SOURCES = ("maps.h", "helpers.h", "writer.h", "dispatcher.c", "sched.c",
-           "fillers/process.c", "fillers/file.c")
+           "fillers/process.c", "fillers/file.c", "fillers/net.c")
 
 SCHED_TRACEPOINTS = ("sched_process_fork", "sched_process_exec", "sched_process_exit")
 

@@ -2,6 +2,7 @@
 from scapula.capture.decoder import split_argv
 from scapula.schemas import events as schema
 from scapula.schemas import format as fmt
+from scapula.schemas import sockaddr
 from scapula.schemas.flags import errno_name, flags_text, mode_text
 
 AT_FDCWD = -100
@@ -114,7 +115,8 @@ class Event:
             if p.name not in self._g.params:
                 continue
             value = self.param(p.name)
-            d[p.name] = _jsonable(value)
+            # raw sockaddr bytes mean nothing as text: JSON gets the decoded fields
+            d[p.name] = sockaddr.decode(value) if p.kind == "sockaddr" else _jsonable(value)
             if p.kind == "flags" and value is not None:
                 d[f"{p.name}_names"] = flags_text(p.table, value)
         return d
@@ -144,6 +146,8 @@ def render_value(p: schema.Param, value) -> str:
         return "AT_FDCWD"
     if p.kind == "argv":
         return " ".join(text(v) for v in value)
+    if p.kind == "sockaddr":
+        return sockaddr.text(value)
     if isinstance(value, bytes):
         return text(value)
     return str(value)

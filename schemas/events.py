@@ -38,6 +38,7 @@ VAR_KINDS = {
     "path": "bytes",   # a path as the process passed it
     "str": "bytes",    # a string that is not a path (memfd name, ...)
     "argv": "bytes",   # NUL-separated list, decoded to a list of bytes
+    "sockaddr": "bytes",  # a raw struct sockaddr (at most 128 bytes), see schemas/sockaddr.py
 }
 DERIVED_KINDS = {"abspath"}
 
@@ -66,7 +67,7 @@ class Param:
 class EventType:
     id: int
     name: str
-    category: str               # file, process, lifecycle
+    category: str               # file, process, lifecycle, net
     params: tuple[Param, ...]
     syscall: int | None = None  # x86_64 syscall number, None for tracepoint events
     res: str = "res"            # what the result means (fd, tid, ...)
@@ -99,6 +100,14 @@ def ABS(source, dirfd=None):
 
 
 _FD, _DIRFD = P("fd", "fd"), P("dirfd", "fd", desc="directory fd for a relative path (AT_FDCWD = -100)")
+_DOMAIN = P("domain", "flags", "domain", desc="address family (AF_INET, ...)")
+# socktype, not type: a parameter must not share a header field's name.
+_SOCKTYPE = P("socktype", "flags", "socktype", desc="SOCK_STREAM, ... with SOCK_NONBLOCK|SOCK_CLOEXEC")
+_PROTOCOL = P("protocol", "int")
+_LOCAL = P("local", "sockaddr", desc="the socket's own address at exit, read from the kernel "
+           "(inet and inet6 only, else None): with addr, the connection's tuple")
+_PEER = P("addr", "sockaddr", desc="the peer as written to user memory at exit; None when not "
+          "asked for or on failure")
 
 EVENTS: tuple[EventType, ...] = (
     # --- process lifecycle: syscalls --------------------------------------------
@@ -193,6 +202,35 @@ EVENTS: tuple[EventType, ...] = (
               syscall=117),
     EventType(41, "setresgid", "process", (P("rgid", "gid"), P("egid", "gid"), P("sgid", "gid")),
               syscall=119),
+    # --- network -------------------------------------------------------------------
+    EventType(42, "socket", "net", (_DOMAIN, _SOCKTYPE, _PROTOCOL), syscall=41, res="fd"),
+    EventType(43, "socketpair", "net", (
+        _DOMAIN, _SOCKTYPE, _PROTOCOL,
+        P("fd1", "fd", desc="read from user memory at exit, -1 on failure"), P("fd2", "fd")),
+        syscall=53),
+    EventType(44, "connect", "net", (
+        _FD, P("addr", "sockaddr", desc="the address connected to"), _LOCAL), syscall=42),
+    EventType(45, "accept", "net", (_FD, _PEER, _LOCAL), syscall=43, res="fd",
+              desc="local: the new socket's own address"),
+    EventType(46, "accept4", "net", (_FD, _PEER, P("flags", "flags", "socktype"), _LOCAL),
+              syscall=288, res="fd", desc="local: the new socket's own address"),
+    EventType(47, "bind", "net", (_FD, P("addr", "sockaddr")), syscall=49),
+    EventType(48, "listen", "net", (_FD, P("backlog", "int")), syscall=50),
+    EventType(49, "sendto", "net", (
+        _FD, P("size", "uint"), P("flags", "flags", "msg"),
+        P("addr", "sockaddr", desc="destination; None when not given")), syscall=44, res="bytes"),
+    EventType(50, "sendmsg", "net", (
+        _FD, P("flags", "flags", "msg"),
+        P("addr", "sockaddr", desc="msg_name; None when not given")), syscall=46, res="bytes"),
+    EventType(51, "recvfrom", "net", (
+        _FD, P("size", "uint"), P("flags", "flags", "msg"),
+        P("addr", "sockaddr", desc="source as written to user memory at exit; None when not "
+          "asked for or on failure")), syscall=45, res="bytes"),
+    EventType(52, "recvmsg", "net", (
+        _FD, P("flags", "flags", "msg"),
+        P("addr", "sockaddr", desc="msg_name as written at exit; None when not asked for or "
+          "on failure")), syscall=47, res="bytes"),
+    EventType(53, "shutdown", "net", (_FD, P("how", "flags", "shutdown")), syscall=48),
 )
 
 BY_ID = {e.id: e for e in EVENTS}

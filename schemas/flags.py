@@ -93,6 +93,48 @@ RESOLVE_FLAGS = [
     ("RESOLVE_CACHED", 0x20),
 ]
 
+# The low 4 bits of a socket type are one value (SOCK_STREAM...), printed first like
+# an open access mode; these are the bits around it.
+SOCKTYPE_FLAGS = [
+    ("SOCK_NONBLOCK", 0o4000),
+    ("SOCK_CLOEXEC", 0o2000000),
+]
+_SOCK_TYPES = {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 4: "SOCK_RDM",
+               5: "SOCK_SEQPACKET", 6: "SOCK_DCCP", 10: "SOCK_PACKET"}
+
+MSG_FLAGS = [
+    ("MSG_OOB", 0x1),
+    ("MSG_PEEK", 0x2),
+    ("MSG_DONTROUTE", 0x4),
+    ("MSG_CTRUNC", 0x8),
+    ("MSG_PROXY", 0x10),
+    ("MSG_TRUNC", 0x20),
+    ("MSG_DONTWAIT", 0x40),
+    ("MSG_EOR", 0x80),
+    ("MSG_WAITALL", 0x100),
+    ("MSG_FIN", 0x200),
+    ("MSG_SYN", 0x400),
+    ("MSG_CONFIRM", 0x800),
+    ("MSG_RST", 0x1000),
+    ("MSG_ERRQUEUE", 0x2000),
+    ("MSG_NOSIGNAL", 0x4000),
+    ("MSG_MORE", 0x8000),
+    ("MSG_WAITFORONE", 0x10000),
+    ("MSG_BATCH", 0x40000),
+    ("MSG_ZEROCOPY", 0x4000000),
+    ("MSG_FASTOPEN", 0x20000000),
+    ("MSG_CMSG_CLOEXEC", 0x40000000),
+]
+
+# Tables whose word is one value, not a set of bits: value -> name.
+VALUE_TABLES = {
+    "domain": {0: "AF_UNSPEC", 1: "AF_UNIX", 2: "AF_INET", 3: "AF_AX25", 4: "AF_IPX",
+               5: "AF_APPLETALK", 9: "AF_X25", 10: "AF_INET6", 16: "AF_NETLINK", 17: "AF_PACKET",
+               29: "AF_CAN", 30: "AF_TIPC", 31: "AF_BLUETOOTH", 38: "AF_ALG", 40: "AF_VSOCK",
+               44: "AF_XDP", 45: "AF_MCTP"},
+    "shutdown": {0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"},
+}
+
 TABLES = {
     "open": OPEN_FLAGS,
     "at": AT_FLAGS,
@@ -102,14 +144,21 @@ TABLES = {
     "rename": RENAME_FLAGS,
     "memfd": MEMFD_FLAGS,
     "resolve": RESOLVE_FLAGS,
+    "socktype": SOCKTYPE_FLAGS,
+    "msg": MSG_FLAGS,
 }
 
 
 def flag_names(table: str, value: int) -> list[str]:
     """Names of the bits set in `value`; leftover bits appear as one hex number."""
+    if table in VALUE_TABLES:
+        return [VALUE_TABLES[table].get(value, str(value))]
     names = []
     rest = value
-    if table == "open" and not (value & 0o10000000):
+    if table == "socktype" and value & 0xF:
+        names.append(_SOCK_TYPES.get(value & 0xF, str(value & 0xF)))
+        rest &= ~0xF
+    elif table == "open" and not (value & 0o10000000):
         names.append(_ACCESS_MODES[value & 3])
         rest &= ~3
     elif table == "clone" and value & 0xFF:
