@@ -9,12 +9,13 @@ from scapula.capture.program import (ProgramConfig, boot_epoch_ns, filler_names,
                                       source, validate)
 from scapula.capture.btf import BTF
 from scapula.capture.recorder import Recorder, RecordOptions
+from scapula.capture.rotation import RotationPolicy
 from scapula.console import clean_errors
 from scapula.errors import UsageError
 from scapula.schemas import events as schema
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, option: str = "--buffer-size") -> int:
     """8M, 512K, 1G or a plain number of bytes."""
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
     t = text.strip().upper().removesuffix("B").removesuffix("I")
@@ -23,7 +24,36 @@ def parse_size(text: str) -> int:
             return int(float(t[:-1]) * units[t[-1]])
         return int(t)
     except ValueError:
-        raise UsageError(f"--buffer-size {text}: not a size (examples: 8M, 512K, 1048576)") from None
+        raise UsageError(f"{option} {text}: not a size (examples: 8M, 512K, 1048576)") from None
+
+
+def _positive(option: str, text: str | None, parse):
+    """`text` parsed and above zero, or None when the option was not given."""
+    if text is None:
+        return None
+    try:
+        value = parse(text)
+    except (ValueError, UsageError):
+        raise UsageError(f"record: {option} {text}: not a positive number") from None
+    if not value > 0:
+        raise UsageError(f"record: {option} {text}: must be more than 0")
+    return value
+
+
+def rotation_options(output: str, rotate_size, rotate_time, rotate_events, keep,
+                     max_size) -> tuple[RotationPolicy, int | None]:
+    """The rotation policy and --max-size, checked: bad values are one-line usage errors."""
+    policy = RotationPolicy(
+        size=_positive("--rotate-size", rotate_size, lambda t: parse_size(t, "--rotate-size")),
+        seconds=_positive("--rotate-time", rotate_time, float),
+        events=_positive("--rotate-events", rotate_events, int),
+        keep=_positive("--keep", keep, int))
+    limit = _positive("--max-size", max_size, lambda t: parse_size(t, "--max-size"))
+    if policy.keep is not None and not policy.active:
+        raise UsageError("record: --keep needs --rotate-size, --rotate-time or --rotate-events")
+    if policy.active and output == "-":
+        raise UsageError("record: rotation writes several files; it cannot write to -w -")
+    return policy, limit
 
 
 def choose_syscalls(syscalls: str | None, all_: bool) -> tuple[str, ...]:
@@ -50,16 +80,29 @@ def choose_syscalls(syscalls: str | None, all_: bool) -> tuple[str, ...]:
 @click.option("--all", "all_", is_flag=True, help="Record every syscall scapula supports.")
 @click.option("--buffer-size", default="8M", show_default=True, metavar="SIZE",
               help="Ring buffer size, a power of two (8M, 512K...).")
+@click.option("--rotate-size", metavar="SIZE", help="Start a new file when this one reaches SIZE (10M, 1G...).")
+@click.option("--rotate-time", metavar="SECONDS", help="Start a new file every SECONDS.")
+@click.option("--rotate-events", metavar="N", help="Start a new file after N events.")
+@click.option("--keep", metavar="N", help="With rotation: keep only the newest N files.")
+@click.option("--max-size", metavar="SIZE",
+              help="Stop when the file (with rotation, the current file) would pass SIZE.")
 @click.option("--print-bpf", is_flag=True, help="Print the C program BCC would compile, and exit.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @clean_errors
-def record(output, duration, count, follow, syscalls, all_, buffer_size, print_bpf, command):
+def record(output, duration, count, follow, syscalls, all_, buffer_size, rotate_size, rotate_time,
+           rotate_events, keep, max_size, print_bpf, command):
     """Record the host (or COMMAND and what it starts) into a capture file.
+
+    With --rotate-size/--rotate-time/--rotate-events the recording goes to a series of
+    files named after FILE, each complete on its own (header, process and fd tables as of
+    its start, footer): host.scapula gives host.000001.20261122T001500Z.scapula,
+    host.000002.<UTC start time>.scapula, ... FILE itself is not written.
 
     \b
     Examples:
       scapula record -w host.scapula --duration 10
       scapula record -w build.scapula --follow -- make -j2
+      scapula record -w host.scapula --rotate-size 100M --keep 5
     """
     names = choose_syscalls(syscalls, all_)
     config = ProgramConfig(syscalls=names, buffer_size=parse_size(buffer_size),
@@ -72,6 +115,8 @@ def record(output, duration, count, follow, syscalls, all_, buffer_size, print_b
         raise UsageError("record: -w FILE is required (use -w - for stdout)")
     if follow and not command:
         raise UsageError("record: --follow needs a COMMAND after --")
+    rotation, limit = rotation_options(output, rotate_size, rotate_time, rotate_events, keep,
+                                       max_size)
     if output == "-" and sys.stdout.isatty():
         raise UsageError("record: -w - would write binary data to a terminal; redirect it")
     if command and shutil.which(command[0]) is None:
@@ -81,12 +126,19 @@ def record(output, duration, count, follow, syscalls, all_, buffer_size, print_b
     options = RecordOptions(output=output, syscalls=names, buffer_size=config.buffer_size,
                             duration=duration,
                             count=count, command=tuple(command), follow=follow,
-                            status=sys.stderr.isatty())
+                            status=sys.stderr.isatty(), rotation=rotation, max_size=limit)
     summary = Recorder(options).run()
     drops = ", ".join(f"cpu{i}: {d}" for i, d in enumerate(summary.drops))
     where = "stdout" if output == "-" else output
+    if rotation.active:
+        kept = len(summary.files)
+        where = f"{kept + len(summary.removed)} files" + \
+            (f" ({len(summary.removed)} removed by --keep)" if summary.removed else "") + \
+            (f", last {summary.files[-1]}" if kept else "")
     click.echo(f"recorded {summary.events} events in {summary.seconds:.1f}s to {where} "
                f"({summary.bytes:,} bytes); dropped {summary.dropped} ({drops})", err=True)
+    if summary.stopped:
+        click.echo(f"scapula: stopped: {summary.stopped}", err=True)
     if summary.command_status is not None:
         click.echo(f"{command[0]} exited with status {summary.command_status}", err=True)
     if summary.dropped:

@@ -5,6 +5,7 @@ resolves their paths and returns those old enough to be final. The recorder and 
 live tests both use it, so what a test sees is what a recording writes.
 """
 from operator import itemgetter
+import os
 
 from scapula.capture.decoder import Decoder
 from scapula.capture.paths import PathResolver
@@ -79,6 +80,32 @@ class Probe:
             i = _first_after(pending, pending[-1][0] - HOLD_BACK_NS)
             out, self._pending = pending[:i], pending[i:]
         return self._resolver.apply(out)
+
+    def tables(self, previous: tuple[list[dict], list[list]]) -> tuple[list[dict], list[list]]:
+        """(processes, fds) as of the last row handed out, for a file that starts there.
+
+        A fresh /proc read, with the cwds and fds the resolver knows laid over it (the
+        events kept those exact as of that row; /proc has moved on since). /proc's other
+        fds stay: the resolver misses fds made by calls it does not follow (fcntl). A
+        process the events say is alive but that has left /proc since keeps its entries
+        from `previous` (the last file's tables). The recorder's own entries come from
+        /proc: it is never recorded."""
+        processes, fds = snapshot.take(self.boot_ns)
+        r, me = self._resolver, os.getpid()
+        present = {p["pid"] for p in processes}
+        gone = (r.fds.keys() | r.cwd.keys()) - present - {me}
+        processes += [dict(p) for p in previous[0] if p["pid"] in gone]
+        fds += [f for f in previous[1] if f[0] in gone]
+        for p in processes:
+            cwd = r.cwd.get(p["pid"])
+            if cwd and p["pid"] != me:
+                p["cwd"] = cwd
+        table: dict[tuple[int, int], bytes] = {(pid, fd): target for pid, fd, target in fds}
+        for pid in ({p["pid"] for p in processes} - {me}) & r.fds.keys():
+            for fd, target in r.fds[pid].items():
+                table[pid, fd] = target
+        processes.sort(key=lambda p: p["pid"])
+        return processes, [[pid, fd, target] for (pid, fd), target in sorted(table.items())]
 
     def counters(self) -> dict:
         return {"drops": self.program.counters("drops"), "sent": self.program.counters("sent"),

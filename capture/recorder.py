@@ -11,10 +11,11 @@ from scapula import __version__
 from scapula.capture.decoder import PID, TYPE, row_columns
 from scapula.capture.probe import Probe
 from scapula.capture.program import MAX_PATH, ProgramConfig
-from scapula.capture.writer import CaptureWriter, open_output
+from scapula.capture.output import CHUNK_EVENTS, Output
+from scapula.capture.rotation import RotationPolicy
+from scapula.capture.writer import SizeLimit, WriteError
 from scapula.schemas import events as schema
 
-CHUNK_EVENTS = 16384        # rows per chunk, at most
 CHUNK_SECONDS = 1.0         # a chunk is written at least this often
 POLL_SECONDS = 0.1
 
@@ -29,6 +30,8 @@ class RecordOptions:
     command: tuple[str, ...] = ()
     follow: bool = False
     status: bool = False          # live status line on stderr
+    rotation: RotationPolicy = field(default_factory=RotationPolicy)
+    max_size: int | None = None   # bytes per file; the recording stops before passing it
 
 
 @dataclass
@@ -40,6 +43,9 @@ class RecordSummary:
     bytes: int = 0
     seconds: float = 0.0
     command_status: int | None = None
+    files: list[str] = field(default_factory=list)    # rotated files still on disk
+    removed: list[str] = field(default_factory=list)  # rotated files --keep removed
+    stopped: str | None = None                        # why a limit ended the recording
 
     @property
     def dropped(self) -> int:
@@ -78,7 +84,8 @@ class Recorder:
     def run(self) -> RecordSummary:
         opt = self.opt
         # the output first: a path that cannot be written fails before anything loads
-        out = open_output(opt.output)
+        out = Output(opt.output, opt.rotation, opt.max_size)
+        out.prepare()
         child = HeldCommand(opt.command) if opt.command else None
         config = ProgramConfig(syscalls=opt.syscalls, buffer_size=opt.buffer_size,
                                self_tgid=os.getpid())
@@ -95,66 +102,97 @@ class Recorder:
             self.summary.command_status = child.returncode
         return self.summary
 
-    def _record(self, probe: Probe, child, out) -> None:
+    def _record(self, probe: Probe, child, output: Output) -> None:
         opt = self.opt
         follow = _Follow(child.pid) if (child is not None and opt.follow) else None
-        writer = CaptureWriter(out, opt.output)
-        writer.header(self._header(probe), probe.processes, probe.fds)
-        writer.flush()
         started = time.monotonic()
-        if child is not None:
-            child.release()
-        last_chunk = last_status = started
-        child_done_at = None
         try:
-            while True:
-                probe.poll(POLL_SECONDS)
-                now = time.monotonic()
-                if child is not None and child_done_at is None and child.poll() is not None:
-                    child_done_at = now
-                finished = (self._stop
-                            or (opt.duration is not None and now - started >= opt.duration)
-                            or (opt.count is not None and self._counted(writer, probe, follow) >= opt.count)
-                            or (child_done_at is not None and now - child_done_at >= 2 * POLL_SECONDS))
-                if finished:
-                    probe.drain()
-                    self._write(writer, probe.ready(final=True), follow)
-                    break
-                if probe.pending >= CHUNK_EVENTS or now - last_chunk >= CHUNK_SECONDS:
-                    self._write(writer, probe.ready(), follow)
-                    # so that a recorder killed later still leaves its loss counts
-                    writer.stats(probe.counters() | {"events": writer.events})
-                    writer.flush()
-                    last_chunk = now
-                if opt.status and now - last_status >= 0.5:
-                    self._status(probe, writer, now - started)
-                    last_status = now
+            output.start(probe, lambda start_ns: self._header(probe, start_ns))
+            if child is not None:
+                child.release()
+            try:
+                self._loop(probe, child, output, follow, started)
+            except SizeLimit:
+                # the chunk that did not fit was not written: the file closes within the limit
+                self.summary.stopped = (f"{output.writer.name} reached --max-size "
+                                        f"{opt.max_size:,} bytes")
+            self._finish(probe, output, started)
+        except WriteError as e:
+            if output.open_file:
+                self._salvaged(output, e)
+            raise
         finally:
-            s = self.summary
-            counters = probe.counters()
-            s.drops, s.sent = counters["drops"], counters["sent"]
-            s.events = writer.events
-            s.seconds = time.monotonic() - started
-            writer.close(counters | {"events": writer.events, "seconds": s.seconds})
-            s.bytes = writer.offset
+            # again after an unexpected error: the file is still closed complete
+            self._finish(probe, output, started)
             if opt.status:
                 sys.stderr.write("\n")
 
+    def _finish(self, probe: Probe, output: Output, started: float) -> None:
+        """Close the last file and fill in the summary."""
+        s = self.summary
+        counters = probe.counters()
+        s.drops, s.sent = counters["drops"], counters["sent"]
+        s.seconds = time.monotonic() - started
+        if output.open_file:
+            output.close(counters)
+        s.events, s.bytes = output.total_events, output.total_bytes
+        s.files, s.removed = output.ring.files, output.ring.removed
+
+    def _loop(self, probe: Probe, child, output: Output, follow, started: float) -> None:
+        opt = self.opt
+        last_chunk = last_status = started
+        child_done_at = None
+        while True:
+            probe.poll(POLL_SECONDS)
+            now = time.monotonic()
+            if child is not None and child_done_at is None and child.poll() is not None:
+                child_done_at = now
+            finished = (self._stop
+                        or (opt.duration is not None and now - started >= opt.duration)
+                        or (opt.count is not None and self._counted(output, probe, follow) >= opt.count)
+                        or (child_done_at is not None and now - child_done_at >= 2 * POLL_SECONDS))
+            if finished:
+                probe.drain()
+                self._write(output, probe.ready(final=True), follow)
+                return
+            if probe.pending >= CHUNK_EVENTS or now - last_chunk >= CHUNK_SECONDS:
+                self._write(output, probe.ready(), follow)
+                output.checkpoint()
+                output.tick()
+                last_chunk = now
+            if opt.status and now - last_status >= 0.5:
+                self._status(probe, output, now - started)
+                last_status = now
+
+    def _salvaged(self, output: Output, error: WriteError) -> None:
+        """Close the file a write failed on as well as it can be, and say what it holds."""
+        name = output.writer.name
+        complete, removed, events = output.salvage()
+        if removed:
+            what = "removed (it had no whole header)"
+        elif complete:
+            what = f"closed complete with {events:,} events"
+        else:
+            what = f"readable up to its last whole chunk ({events:,} events)"
+        if error.strerror is None:  # not the disk: the message already says what went wrong
+            error.args = (f"{error}; file {what}",)
+        else:
+            error.args = (f"{name}: {error.strerror}; recording stopped, file {what}",)
+
     @staticmethod
-    def _counted(writer: CaptureWriter, probe: Probe, follow) -> int:
+    def _counted(output: Output, probe: Probe, follow) -> int:
         """Events toward --count: with --follow, only the ones written (rows still
         pending may belong to other processes)."""
-        return writer.events + (0 if follow is not None else probe.pending)
+        return output.total_events + (0 if follow is not None else probe.pending)
 
-    def _write(self, writer: CaptureWriter, rows: list[tuple], follow) -> None:
+    def _write(self, output: Output, rows: list[tuple], follow) -> None:
         if follow is not None:
             rows = follow.keep(rows)
         if self.opt.count is not None:
-            rows = rows[:max(0, self.opt.count - writer.events)]
-        for start in range(0, len(rows), CHUNK_EVENTS):
-            writer.chunk(rows[start:start + CHUNK_EVENTS])
+            rows = rows[:max(0, self.opt.count - output.total_events)]
+        output.write(rows)
 
-    def _header(self, probe: Probe) -> dict:
+    def _header(self, probe: Probe, start_ns: int) -> dict:
         opt = self.opt
         return {
             "host": socket.gethostname(),
@@ -163,7 +201,7 @@ class Recorder:
             "boot_ns": probe.boot_ns,
             "cpus": os.cpu_count(),
             "tool": f"scapula {__version__}",
-            "start_ns": time.time_ns(),
+            "start_ns": start_ns,
             "config": {
                 "syscalls": list(opt.syscalls),
                 "buffer_size": opt.buffer_size,
@@ -173,11 +211,12 @@ class Recorder:
             },
         }
 
-    def _status(self, probe: Probe, writer: CaptureWriter, elapsed: float) -> None:
+    def _status(self, probe: Probe, output: Output, elapsed: float) -> None:
         drops = sum(probe.counters()["drops"])
-        rate = writer.events / elapsed if elapsed > 0 else 0
-        sys.stderr.write(f"\r{writer.events} events  {rate:,.0f}/s  {drops} dropped  "
-                         f"{writer.offset / 1e6:.1f} MB written ")
+        events = output.total_events
+        rate = events / elapsed if elapsed > 0 else 0
+        sys.stderr.write(f"\r{events} events  {rate:,.0f}/s  {drops} dropped  "
+                         f"{output.total_bytes / 1e6:.1f} MB written ")
         sys.stderr.flush()
 
 

@@ -3,6 +3,7 @@
 Everything is written front to back, so a pipe works as well as a file; the footer's
 offsets come from counting bytes, not from seeking.
 """
+import io
 from itertools import groupby
 from operator import itemgetter
 import os
@@ -22,6 +23,23 @@ ZSTD_LEVEL = 3
 
 class WriteError(ScapulaError):
     exit_code = 5
+
+    def __init__(self, message: str, path: str = "", strerror: str | None = None):
+        super().__init__(message)
+        self.path, self.strerror = path, strerror
+
+
+class SizeLimit(Exception):
+    """The next block would take the file past its size limit (--max-size); nothing
+    of it was written, so the file can still be closed within the limit."""
+
+
+# Room kept below a size limit for what close() adds: two STATS blocks (drops, sent and
+# retries per CPU), the FOOTER's fixed part and the trailer. Each footer index entry
+# (at most 4 ints of 9 bytes, plus framing) is counted on top, per chunk.
+_TAIL_FIXED = 512
+_TAIL_PER_CPU = 3 * 2 * 9
+_TAIL_PER_CHUNK = 40
 
 
 def open_output(path: str):
@@ -96,10 +114,14 @@ _ENCODERS = {e.id: _column_encoders(e) for e in schema.EVENTS}
 class CaptureWriter:
     """One capture file. Call header() once, then chunks and stats, then close()."""
 
-    def __init__(self, stream, name: str = "capture"):
+    def __init__(self, stream, name: str = "capture", limit: int | None = None):
         self._out = stream
         self.name = name
+        self.limit = limit             # bytes the finished file may take (--max-size)
         self.offset = 0
+        self._flushed = 0              # bytes known to be on disk: written and flushed
+        self.header_end = None         # where the events start, once header() is done
+        self.removed = False           # salvage() deleted a file that had no whole header
         self.chunks: list[list] = []   # footer index: offset, first ts, last ts, count
         self.events = 0
         self._zstd = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
@@ -110,23 +132,38 @@ class CaptureWriter:
         try:
             self._out.write(data)
         except OSError as e:
-            raise WriteError(f"{self.name}: write failed at byte {self.offset}: {e.strerror}") from None
+            raise WriteError(f"{self.name}: write failed at byte {self.offset}: {e.strerror}",
+                             self.name, e.strerror) from None
         self.offset += len(data)
 
-    def _block(self, btype: int, obj, compress: bool = True, prefix: bytes = b"") -> int:
+    def _block(self, btype: int, obj, compress: bool = True, prefix: bytes = b"",
+               limited: bool = False) -> int:
         raw = self._pack(obj)
         body = self._zstd.compress(raw) if compress else raw
         payload = prefix + body
-        start = self.offset
         flags = fmt.FLAG_ZSTD if compress else 0
-        self._write(fmt.block_header(btype, flags, payload, len(prefix) + len(raw)) + payload)
+        block = fmt.block_header(btype, flags, payload, len(prefix) + len(raw)) + payload
+        if limited and self.limit is not None \
+                and self.offset + len(block) + self._tail_room(1) > self.limit:
+            raise SizeLimit(self.name)
+        start = self.offset
+        self._write(block)
         return start
+
+    def _tail_room(self, more_chunks: int = 0) -> int:
+        """Bytes close() may add after the current offset (an upper bound)."""
+        return (_TAIL_FIXED + _TAIL_PER_CPU * (os.cpu_count() or 1)
+                + _TAIL_PER_CHUNK * (len(self.chunks) + more_chunks))
 
     def header(self, info: dict, processes: list[dict], fds: list[list]) -> None:
         self._block(fmt.HEADER, info, compress=False)
         self._block(fmt.SCHEMA, schema.as_dict())
         self._block(fmt.PROCESSES, processes)
         self._block(fmt.FDS, fds)
+        self.header_end = self.offset
+        if self.limit is not None and self.offset + self._tail_room() > self.limit:
+            raise WriteError(f"{self.name}: --max-size {self.limit} is smaller than the file's "
+                             f"header and snapshot ({self.offset} bytes)", self.name)
 
     def chunk(self, rows: list[tuple]) -> None:
         """Rows sorted by time; written as one independent chunk."""
@@ -134,7 +171,7 @@ class CaptureWriter:
             return
         first, last = rows[0][0], rows[-1][0]
         summary = fmt.CHUNK_SUMMARY.pack(first, last, len(rows))
-        start = self._block(fmt.CHUNK, encode_chunk(rows), prefix=summary)
+        start = self._block(fmt.CHUNK, encode_chunk(rows), prefix=summary, limited=True)
         self.chunks.append([start, first, last, len(rows)])
         self.events += len(rows)
 
@@ -145,14 +182,65 @@ class CaptureWriter:
         try:
             self._out.flush()
         except OSError as e:
-            raise WriteError(f"{self.name}: write failed: {e.strerror}") from None
+            raise WriteError(f"{self.name}: write failed: {e.strerror}", self.name,
+                             e.strerror) from None
+        self._flushed = self.offset
 
     def close(self, stats: dict) -> None:
         """Final stats, the footer index and the trailer: the file is complete."""
+        self._finish(stats)
+        self.flush()
+        if self._out is not sys.stdout.buffer:
+            self._out.close()
+
+    def _finish(self, stats: dict) -> None:
         self.stats(stats)
         footer = {"chunks": self.chunks, "events": self.events, "stats": stats}
         footer_at = self._block(fmt.FOOTER, footer, compress=False)
         self._write(fmt.TRAILER.pack(footer_at, fmt.END_MAGIC))
-        self.flush()
-        if self._out is not sys.stdout.buffer:
-            self._out.close()
+
+    def salvage(self, stats: dict) -> bool:
+        """After a failed write (a full disk): cut the file back to the blocks known to be
+        on disk and, if there is room for them, add the footer and trailer. Returns True
+        when the file is complete; otherwise it ends after its last whole block, which a
+        reader reads as truncated. A pipe is only closed."""
+        out = self._out
+        try:
+            fd = os.dup(out.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            fd = None
+        try:
+            out.close()  # its buffer cannot be written; closing still releases the fd
+        except OSError:
+            pass
+        if fd is None:
+            return False
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return False
+            good = self._flushed
+            if self.header_end is None or good < self.header_end:
+                # without its header blocks no reader can open it: not worth keeping
+                os.unlink(self.name)
+                self.removed, self.chunks, self.events, self.offset = True, [], 0, 0
+                return False
+            os.ftruncate(fd, good)  # a block cut short would hide the footer after it
+            # the tail is built in memory and written in one go at `good`
+            self._out, self.offset = io.BytesIO(), good
+            self.chunks = [c for c in self.chunks if c[0] < good]
+            self.events = sum(c[3] for c in self.chunks)
+            self._finish(stats | {"events": self.events})
+            tail = self._out.getvalue()
+            try:
+                written = 0
+                while written < len(tail):
+                    written += os.pwrite(fd, tail[written:], good + written)
+                os.fsync(fd)
+                self.offset = good + len(tail)
+                return True
+            except OSError:
+                os.ftruncate(fd, good)
+                self.offset = good
+                return False
+        finally:
+            os.close(fd)

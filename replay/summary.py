@@ -26,6 +26,8 @@ def summarize(cap: Capture) -> dict:
         "start_ns": cap.header.get("start_ns"),
         "boot_ns": cap.header.get("boot_ns"),
         "config": cap.header.get("config", {}),
+        "sequence": cap.header.get("sequence"),      # rotated files only
+        "previous": cap.header.get("previous"),
         "first_ns": first,
         "last_ns": last,
         "events": sum(counts.values()),
