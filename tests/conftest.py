@@ -1,13 +1,17 @@
 """Shared test fixtures. The live probe is loaded once per test session (BCC takes
 about a second to compile it) and every live test subscribes to it."""
 import ctypes
+import json
 import os
 from pathlib import Path
+import subprocess
+import sys
 import time
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+SCAPULA = str(Path(sys.executable).with_name("scapula"))
 SHARED = ROOT.parent / "shared"
 IN_CI = os.environ.get("CI") == "true"
 
@@ -30,6 +34,26 @@ def skip_or_fail(reason: str):
     if IN_CI:
         pytest.fail(f"live test cannot run in CI: {reason}")
     pytest.skip(reason)
+
+
+def scapula(*args, **kw) -> subprocess.CompletedProcess:
+    """The installed `scapula` command, as a user runs it; output as text."""
+    return subprocess.run([SCAPULA, *map(str, args)], capture_output=True, text=True,
+                          errors="surrogateescape", timeout=120, **kw)
+
+
+def scapula_info(path) -> dict:
+    r = scapula("info", "--json", path)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+@pytest.fixture
+def live():
+    """For tests that run the recorder as a command: root and BPF, or skip (fail in CI)."""
+    reason = live_unavailable()
+    if reason:
+        skip_or_fail(reason)
 
 
 @pytest.fixture(scope="session")

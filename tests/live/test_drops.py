@@ -1,7 +1,6 @@
 """Nothing is lost silently: a storm into a tiny ring shows its drops in the file, in `scapula info` and in the record summary."""
 import json
 import os
-from pathlib import Path
 import re
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from tests.conftest import live_unavailable, skip_or_fail
 
 pytestmark = pytest.mark.live
 
-SCAPULA = Path(sys.executable).with_name("scapula")
+from tests.conftest import SCAPULA
 
 # open+close as fast as Python goes: far more than a 16K ring holds between two polls
 STORM = "import os, sys\nfor _ in range(200_000):\n    os.close(os.open(sys.argv[1], os.O_RDONLY))\n"

@@ -7,35 +7,18 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 import time
 
 import pytest
 
 from scapula.schemas import format as fmt
-from tests.conftest import live_unavailable, skip_or_fail
+from tests.conftest import SCAPULA, scapula, scapula_info as info
 
-SCAPULA = str(Path(sys.executable).with_name("scapula"))
 SUMMARY = re.compile(r"^recorded (\d+) events in [\d.]+s to (\S+) \(([\d,]+) bytes\); "
                      r"dropped (\d+) \((cpu\d+: \d+(?:, cpu\d+: \d+)*)\)$", re.M)
 
 
-@pytest.fixture(autouse=True)
-def _live():
-    reason = live_unavailable()
-    if reason:
-        skip_or_fail(reason)
-
-
-def scapula(*args, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([SCAPULA, *map(str, args)], capture_output=True, text=True,
-                          errors="surrogateescape", timeout=120, **kw)
-
-
-def info(path) -> dict:
-    r = scapula("info", "--json", path)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+pytestmark = pytest.mark.usefixtures("live")
 
 
 def test_record_a_command(tmp_path):

@@ -3,33 +3,16 @@ import json
 from pathlib import Path
 import re
 import subprocess
-import sys
 
 import pytest
 
 from scapula.replay.reader import Capture
-from tests.conftest import live_unavailable, skip_or_fail
+from tests.conftest import scapula, scapula_info as info
 
-SCAPULA = str(Path(sys.executable).with_name("scapula"))
 NAME = re.compile(r"^h\.(\d{6})\.(\d{8}T\d{6}Z)\.scapula$")
 
 
-@pytest.fixture(autouse=True)
-def _live():
-    reason = live_unavailable()
-    if reason:
-        skip_or_fail(reason)
-
-
-def scapula(*args, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([SCAPULA, *map(str, args)], capture_output=True, text=True,
-                          errors="surrogateescape", timeout=120, **kw)
-
-
-def info(path) -> dict:
-    r = scapula("info", "--json", path)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+pytestmark = pytest.mark.usefixtures("live")
 
 
 @pytest.fixture

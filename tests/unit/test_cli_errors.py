@@ -2,14 +2,13 @@
 import os
 from pathlib import Path
 import subprocess
-import sys
 
 import pytest
 
 from scapula.schemas import format as fmt
 from tests.unit.test_format import chunked, damage, write
 
-SCAPULA = str(Path(sys.executable).with_name("scapula"))
+from tests.conftest import SCAPULA
 
 
 def scapula(*args) -> subprocess.CompletedProcess:

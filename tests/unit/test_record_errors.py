@@ -1,12 +1,10 @@
 """`scapula record` refuses bad options and unwritable outputs with one line, before loading anything."""
 import os
-from pathlib import Path
 import subprocess
-import sys
 
 import pytest
 
-SCAPULA = str(Path(sys.executable).with_name("scapula"))
+from tests.conftest import SCAPULA
 
 
 def record(*args):

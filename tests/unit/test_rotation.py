@@ -1,15 +1,13 @@
 """Rotation policy, file names and the ring of --keep files; the CLI's checks of the rotation options."""
 import calendar
 import os
-from pathlib import Path
 import subprocess
-import sys
 
 import pytest
 
 from scapula.capture.rotation import Ring, RotationPolicy, rotated_name
 
-SCAPULA = str(Path(sys.executable).with_name("scapula"))
+from tests.conftest import SCAPULA
 START = calendar.timegm((2026, 11, 22, 0, 15, 0)) * 1_000_000_000 + 123
 
 
