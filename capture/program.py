@@ -58,7 +58,7 @@ BTF_MEMBERS = (
 
 # Source files in the order BCC must see them.
 SOURCES = ("maps.h", "helpers.h", "writer.h", "dispatcher.c", "sched.c",
-           "fillers/process.c", "fillers/file.c", "fillers/net.c")
+           "fillers/process.c", "fillers/file.c", "fillers/net.c", "fillers/priv.c")
 
 SCHED_TRACEPOINTS = ("sched_process_fork", "sched_process_exec", "sched_process_exit")
 

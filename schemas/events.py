@@ -67,7 +67,7 @@ class Param:
 class EventType:
     id: int
     name: str
-    category: str               # file, process, lifecycle, net
+    category: str               # file, process, lifecycle, net, priv, kernel
     params: tuple[Param, ...]
     syscall: int | None = None  # x86_64 syscall number, None for tracepoint events
     res: str = "res"            # what the result means (fd, tid, ...)
@@ -106,6 +106,9 @@ _SOCKTYPE = P("socktype", "flags", "socktype", desc="SOCK_STREAM, ... with SOCK_
 _PROTOCOL = P("protocol", "int")
 _LOCAL = P("local", "sockaddr", desc="the socket's own address at exit, read from the kernel "
            "(inet and inet6 only, else None): with addr, the connection's tuple")
+_SIG = P("sig", "flags", "signal", desc="0 checks the target exists and may be signalled")
+_OWNER = P("owner", "uid", desc="new owner, -1 unchanged")
+_GROUP = P("group", "gid", desc="new group, -1 unchanged")
 _PEER = P("addr", "sockaddr", desc="the peer as written to user memory at exit; None when not "
           "asked for or on failure")
 
@@ -231,6 +234,57 @@ EVENTS: tuple[EventType, ...] = (
         P("addr", "sockaddr", desc="msg_name as written at exit; None when not asked for or "
           "on failure")), syscall=47, res="bytes"),
     EventType(53, "shutdown", "net", (_FD, P("how", "flags", "shutdown")), syscall=48),
+    # --- privilege: tracing, signals, identity, capabilities, namespaces, mounts ---------
+    # target/target_tid, owner/group: a parameter must not share a header field's name.
+    EventType(54, "ptrace", "priv", (
+        P("request", "flags", "ptrace"), P("target", "pid"), P("addr", "uint"),
+        P("data", "uint")), syscall=101),
+    EventType(55, "kill", "priv", (P("target", "pid"), _SIG), syscall=62),
+    EventType(56, "tkill", "priv", (P("target_tid", "pid"), _SIG), syscall=200),
+    EventType(57, "tgkill", "priv", (P("tgid", "pid"), P("target_tid", "pid"), _SIG),
+              syscall=234),
+    EventType(58, "setreuid", "priv", (P("ruid", "uid"), P("euid", "uid")), syscall=113),
+    EventType(59, "setregid", "priv", (P("rgid", "gid"), P("egid", "gid")), syscall=114),
+    EventType(60, "capset", "priv", (
+        P("target", "pid", desc="the header's pid (0: the caller)"),
+        P("effective", "uint", desc="the first data struct's words (capabilities 0-31)"),
+        P("permitted", "uint"), P("inheritable", "uint")), syscall=126),
+    EventType(61, "prctl", "priv", (
+        P("option", "flags", "prctl"), P("arg2", "uint"), P("arg3", "uint"), P("arg4", "uint"),
+        P("arg5", "uint")), syscall=157),
+    EventType(62, "setns", "priv", (_FD, P("nstype", "flags", "nstype")), syscall=308),
+    EventType(63, "unshare", "priv", (P("flags", "flags", "clone"),), syscall=272),
+    EventType(64, "chroot", "priv", (P("path", "path"), ABS("path")), syscall=161),
+    EventType(65, "fchown", "priv", (_FD, _OWNER, _GROUP), syscall=93),
+    EventType(66, "chown", "priv", (P("path", "path"), _OWNER, _GROUP, ABS("path")),
+              syscall=92),
+    EventType(67, "lchown", "priv", (P("path", "path"), _OWNER, _GROUP, ABS("path")),
+              syscall=94),
+    EventType(68, "fchownat", "priv", (
+        _DIRFD, P("path", "path"), _OWNER, _GROUP, P("flags", "flags", "at"),
+        ABS("path", "dirfd")), syscall=260),
+    EventType(69, "mount", "priv", (
+        P("source", "str", desc="a device, a path or any word (tmpfs)"), P("target", "path"),
+        P("fstype", "str"), P("flags", "flags", "mount"), ABS("target")),
+        syscall=165, desc="data (the options) is not recorded"),
+    EventType(70, "umount2", "priv", (
+        P("target", "path"), P("flags", "flags", "umount"), ABS("target")), syscall=166),
+    # --- kernel: modules, BPF, userfaultfd, io_uring --------------------------------
+    EventType(71, "init_module", "kernel", (
+        P("len", "uint", desc="the image's length (the image is not recorded)"),
+        P("params", "str")), syscall=175),
+    EventType(72, "finit_module", "kernel", (
+        _FD, P("params", "str"), P("flags", "flags", "finit_module")), syscall=313),
+    EventType(73, "delete_module", "kernel", (
+        P("name", "str"), P("flags", "flags", "delete_module")), syscall=176),
+    EventType(74, "bpf", "kernel", (P("cmd", "flags", "bpf_cmd"), P("size", "uint")),
+              syscall=321, res="fd", desc="result: an fd for the commands that make one"),
+    EventType(75, "userfaultfd", "kernel", (P("flags", "flags", "userfaultfd"),), syscall=323,
+              res="fd"),
+    EventType(76, "io_uring_setup", "kernel", (
+        P("entries", "uint"),
+        P("flags", "flags", "io_uring_setup", desc="from the io_uring_params struct")),
+        syscall=425, res="fd"),
 )
 
 BY_ID = {e.id: e for e in EVENTS}
