@@ -75,18 +75,51 @@ def boot_epoch_ns() -> int:
     return time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
 
 
+# Members the recorder can do without: the fact they serve is left empty (and the
+# user told so once) on a kernel that lacks them. Constant -> the HAVE_ flag it feeds.
+_SOCKET_LOCAL = ("OFF_TASK_FILES", "OFF_FILES_FDT", "OFF_FDTABLE_FD", "OFF_FDTABLE_MAX_FDS",
+                 "OFF_FILE_PRIVATE_DATA", "OFF_SOCKET_FILE", "OFF_SOCKET_SK", "OFF_SOCK_COMMON",
+                 "OFF_SKC_FAMILY", "OFF_SKC_NUM", "OFF_SKC_RCV_SADDR")
+OPTIONAL_MEMBERS = dict.fromkeys(_SOCKET_LOCAL, "HAVE_SOCKET_LOCAL") | {
+    "OFF_SKC_V6_RCV_SADDR": "HAVE_SKC_V6",  # absent on kernels built without IPv6
+}
+OPTIONAL_FACTS = {
+    "HAVE_SOCKET_LOCAL": "the local address of connect/accept",
+    "HAVE_SKC_V6": "the local address of IPv6 connect/accept",
+}
+
+
 def resolve_offsets(btf: BTF) -> dict[str, int]:
+    """Offsets of BTF_MEMBERS; an optional member this kernel lacks is left out."""
     offsets, missing = {}, []
     for const, struct_name, member in BTF_MEMBERS:
         off = btf.offset(struct_name, member)
-        if off is None:
-            missing.append(f"{struct_name}.{member}")
-        else:
+        if off is not None:
             offsets[const] = off
+        elif const not in OPTIONAL_MEMBERS:
+            missing.append(f"{struct_name}.{member}")
     if missing:
         raise KernelError(f"this kernel's BTF lacks {', '.join(missing)}; scapula cannot read "
                           "process facts here")
     return offsets
+
+
+def available(offsets: dict[str, int]) -> dict[str, bool]:
+    """Each HAVE_ flag: whether every optional member it needs was found."""
+    have = dict.fromkeys(OPTIONAL_FACTS, True)
+    for const, flag in OPTIONAL_MEMBERS.items():
+        have[flag] = have[flag] and const in offsets
+    return have
+
+
+def missing_facts(offsets: dict[str, int]) -> list[str]:
+    """What this kernel's BTF leaves the recording without, in words."""
+    lacking = {}
+    for const, struct_name, member in BTF_MEMBERS:
+        if const not in offsets:
+            lacking.setdefault(OPTIONAL_MEMBERS[const], []).append(f"{struct_name}.{member}")
+    return [f"this kernel's BTF lacks {', '.join(members)}: {OPTIONAL_FACTS[flag]} is left empty"
+            for flag, members in lacking.items()]
 
 
 def filler_names() -> set[str]:
@@ -126,7 +159,8 @@ def prelude(config: ProgramConfig, offsets: dict[str, int], boot_ns: int) -> str
         f"#define NR_EXECVE {schema.BY_NAME['execve'].syscall}",
         f"#define NR_EXECVEAT {schema.BY_NAME['execveat'].syscall}",
     ]
-    lines += [f"#define {k} {v}" for k, v in offsets.items()]
+    lines += [f"#define {c} {offsets.get(c, 0)}" for c, _s, _m in BTF_MEMBERS]
+    lines += [f"#define {flag} {int(ok)}" for flag, ok in available(offsets).items()]
     for e in schema.EVENTS:
         lines.append(f"#define EVT_{e.name.upper()} {e.id}")
         lines.append(f"#define EVT_{e.name.upper()}_NSCALAR {len(e.scalars)}")
@@ -165,6 +199,7 @@ class Program:
         self.config = config
         self.boot_ns = boot_epoch_ns()
         self.offsets = resolve_offsets(BTF.load())
+        self.missing = missing_facts(self.offsets)  # for the recorder to say, once
         self.text = source(config, self.offsets, self.boot_ns)
         self.bpf = None
 

@@ -10,6 +10,7 @@ import time
 from scapula import __version__
 from scapula.capture.decoder import PID, TYPE, row_columns
 from scapula.capture.probe import Probe
+from scapula.console import warn
 from scapula.capture.program import MAX_PATH, ProgramConfig
 from scapula.capture.output import CHUNK_EVENTS, Output
 from scapula.capture.rotation import RotationPolicy
@@ -104,6 +105,8 @@ class Recorder:
 
     def _record(self, probe: Probe, child, output: Output) -> None:
         opt = self.opt
+        for fact in probe.program.missing:  # said once, at the start
+            warn(fact)
         follow = _Follow(child.pid) if (child is not None and opt.follow) else None
         started = time.monotonic()
         try:

@@ -64,6 +64,11 @@ static __always_inline u64 net__sock_of(s64 fd)
  * its sock_common (what getsockname would say); absent for other families. */
 static __always_inline void net__local(struct evt_writer *w, s64 fd)
 {
+#if !HAVE_SOCKET_LOCAL
+    /* this kernel's BTF lacks a member on the way to the sock: left empty */
+    writer__absent(w);
+    return;
+#endif
     u64 sk = net__sock_of(fd);
     u8 sa[28] = {};
     u16 family = 0;
@@ -78,7 +83,12 @@ static __always_inline void net__local(struct evt_writer *w, s64 fd)
          * into one with a computed stack pointer, which the verifier refuses. */
         u32 saddr = 0;
         bpf_probe_read_kernel(&saddr, sizeof(saddr), (const void *)(common + OFF_SKC_RCV_SADDR));
+#if HAVE_SKC_V6
         bpf_probe_read_kernel(sa + 8, 16, (const void *)(common + OFF_SKC_V6_RCV_SADDR));
+#else
+        if (family == NET_AF_INET6)
+            family = 0;  /* no IPv6 address to read: the local address is left empty */
+#endif
         if (family == NET_AF_INET) {
             *(u32 *)(sa + 4) = saddr;
             __builtin_memset(sa + 8, 0, 8);  /* sin_zero */

@@ -41,3 +41,30 @@ def test_missing_member_is_none_and_bad_blob_is_a_clean_error(btf):
     assert btf.offset("no_such_struct", "pid") is None
     with pytest.raises(KernelError, match="not BTF"):
         BTF(b"\0" * 64, "junk")
+
+
+class _KernelWithout:
+    """A kernel's BTF with some members taken away."""
+
+    def __init__(self, btf, *gone):
+        self._btf, self._gone = btf, set(gone)
+
+    def offset(self, struct_name, member):
+        return None if (struct_name, member) in self._gone else self._btf.offset(struct_name, member)
+
+
+def test_an_optional_member_missing_leaves_its_fact_empty_and_says_so(btf):
+    from scapula.capture.program import ProgramConfig, missing_facts, source
+    offsets = resolve_offsets(_KernelWithout(btf, ("sock_common", "skc_v6_rcv_saddr")))
+    assert "OFF_SKC_V6_RCV_SADDR" not in offsets
+    assert missing_facts(offsets) == [
+        "this kernel's BTF lacks sock_common.skc_v6_rcv_saddr: the local address of IPv6 "
+        "connect/accept is left empty"]
+    text = source(ProgramConfig(syscalls=("connect",)), offsets, 0)
+    assert "#define HAVE_SKC_V6 0" in text and "#define HAVE_SOCKET_LOCAL 1" in text
+    assert "#define OFF_SKC_V6_RCV_SADDR 0" in text
+
+
+def test_a_required_member_missing_is_a_clean_error(btf):
+    with pytest.raises(KernelError, match="lacks task_struct.real_parent"):
+        resolve_offsets(_KernelWithout(btf, ("task_struct", "real_parent")))
