@@ -19,6 +19,17 @@ from scapula.schemas.flags import errno_name, flags_text, mode_text
     ("memfd", 1 | 2, "MFD_CLOEXEC|MFD_ALLOW_SEALING"),
     ("rename", 1, "RENAME_NOREPLACE"),
     ("dup", 0x40000000, "0x40000000"),
+    # single values, not bit sets
+    ("signal", 9, "SIGKILL"),
+    ("ptrace", 16, "PTRACE_ATTACH"),
+    ("prctl", 15, "PR_SET_NAME"),
+    ("bpf_cmd", 0, "BPF_MAP_CREATE"),
+    ("domain", 10, "AF_INET6"),
+    ("shutdown", 1, "SHUT_WR"),
+    ("ptrace", 999999, "999999"),
+    # a socket type is a value in the low bits and flags above them
+    ("socktype", 1 | 0o2000000, "SOCK_STREAM|SOCK_CLOEXEC"),
+    ("mount", 0x1 | 0x2, "MS_RDONLY|MS_NOSUID"),
 ])
 def test_flags_text(table, value, text):
     assert flags_text(table, value) == text
