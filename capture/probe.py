@@ -4,6 +4,7 @@
 resolves their paths and returns those old enough to be final. The recorder and the
 live tests both use it, so what a test sees is what a recording writes.
 """
+from bisect import bisect_right
 from operator import itemgetter
 import os
 
@@ -16,6 +17,7 @@ from scapula.capture import snapshot
 # Events from different CPUs reach the ring slightly out of order; rows this recent
 # wait for the next call, so every batch handed out is in time order after the last.
 HOLD_BACK_NS = 50_000_000
+_TS = itemgetter(0)
 
 
 class Probe:
@@ -73,11 +75,11 @@ class Probe:
         pending = self._pending
         if not pending:
             return []
-        pending.sort(key=itemgetter(0))
+        pending.sort(key=_TS)
         if final:
             out, self._pending = pending, []
         else:
-            i = _first_after(pending, pending[-1][0] - HOLD_BACK_NS)
+            i = bisect_right(pending, pending[-1][0] - HOLD_BACK_NS, key=_TS)
             out, self._pending = pending[:i], pending[i:]
         return self._resolver.apply(out)
 
@@ -112,13 +114,3 @@ class Probe:
                 "retries": self.program.counters("retries"),
                 "unknown_records": self.decoder.unknown}
 
-
-def _first_after(rows: list[tuple], ts: int) -> int:
-    lo, hi = 0, len(rows)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if rows[mid][0] <= ts:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo

@@ -57,7 +57,7 @@ _FORK = schema.BY_NAME["procfork"]
 _CHILD_PID = row_columns(_FORK).index("child_pid")
 
 
-class _Follow:
+class ProcessTree:
     """The pids of one command's process tree, grown by its fork events."""
 
     def __init__(self, root: int):
@@ -107,7 +107,7 @@ class Recorder:
         opt = self.opt
         for fact in probe.program.missing:  # said once, at the start
             warn(fact)
-        follow = _Follow(child.pid) if (child is not None and opt.follow) else None
+        follow = ProcessTree(child.pid) if (child is not None and opt.follow) else None
         started = time.monotonic()
         try:
             output.start(probe, lambda start_ns: self._header(probe, start_ns))

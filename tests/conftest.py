@@ -110,7 +110,8 @@ class Run:
 def run_child(probe, tmp_path):
     """run_child(fn) forks a child that calls fn() and exits with its return value
     (0 if None); returns a Run with everything that child tree did."""
-    from scapula.capture.decoder import PID, TID, TYPE, row_columns
+    from scapula.capture.decoder import TID, TYPE
+    from scapula.capture.recorder import ProcessTree
     from scapula.capture.writer import CaptureWriter, open_output
     from scapula.replay.reader import Capture
     from scapula.schemas import events as schema
@@ -126,17 +127,11 @@ def run_child(probe, tmp_path):
             finally:
                 os._exit(code if isinstance(code, int) else 0)
         _, status = os.waitpid(pid, 0)
-        rows, tree, deadline = [], {pid}, time.monotonic() + timeout
+        rows, tree, deadline = [], ProcessTree(pid), time.monotonic() + timeout
         exit_id = schema.BY_NAME["procexit"].id
-        fork = schema.BY_NAME["procfork"]
-        child_at = row_columns(fork).index("child_pid")
         while True:
             probe.poll(0.05)
-            for row in probe.ready(final=True):
-                if row[PID] in tree:
-                    rows.append(row)
-                    if row[TYPE] == fork.id:
-                        tree.add(row[child_at])
+            rows += tree.keep(probe.ready(final=True))
             if any(r[TYPE] == exit_id and r[TID] == pid for r in rows) \
                     or time.monotonic() > deadline:
                 break
