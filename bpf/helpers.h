@@ -59,19 +59,19 @@ static __always_inline long syscall__id(u64 regs)
     return (long)kernel__u64(regs, OFF_PT_REGS_ORIG_AX);
 }
 
-/* Reads through task pointers the tracepoints hand over as plain numbers (not
- * BTF-typed), so always with a probe read. */
-static __always_inline u64 task__read_u64(const void *task, u32 off)
+/* Reads through pointers the verifier does not know as BTF-typed (a tracepoint's
+ * task argument, anything reached from one), so always with a probe read. */
+static __always_inline u64 kread64(u64 addr)
 {
     u64 v = 0;
-    bpf_probe_read_kernel(&v, sizeof(v), (const u8 *)task + off);
+    bpf_probe_read_kernel(&v, sizeof(v), (const void *)addr);
     return v;
 }
 
-static __always_inline u32 task__read_u32(const void *task, u32 off)
+static __always_inline u32 kread32(u64 addr)
 {
     u32 v = 0;
-    bpf_probe_read_kernel(&v, sizeof(v), (const u8 *)task + off);
+    bpf_probe_read_kernel(&v, sizeof(v), (const void *)addr);
     return v;
 }
 

@@ -10,11 +10,13 @@ BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
 BPF_PROG_ARRAY(fillers, 512);
 
 /* Where a filler builds its event before sending it: one per CPU, written and
- * read by the filler that runs there. */
+ * read by the program that runs there. A plain array indexed by CPU rather than
+ * a per-CPU one: per-CPU values are capped at 32 KiB, and an exec event with its
+ * arguments, environment and paths can need more. */
 struct scratch_buf {
     u8 data[SCRATCH_SIZE];
 };
-BPF_PERCPU_ARRAY(scratch, struct scratch_buf, 1);
+BPF_ARRAY(scratch, struct scratch_buf, NR_CPUS);
 
 /* Events the ring buffer had no room for, per CPU. Written by fillers on a
  * failed output; read by the recorder for the file's loss statistics. */

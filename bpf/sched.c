@@ -7,8 +7,7 @@ RAW_TRACEPOINT_PROBE(sched_process_exit)
     struct evt_writer w;
     if (!writer__begin(&w, EVT_PROCEXIT, EVT_PROCEXIT_NSCALAR, 0, EVT_PROCEXIT_FIXED_SIZE))
         return 0;
-    const void *task = (const void *)bpf_get_current_task();
-    s32 code = (s32)task__read_u32(task, OFF_TASK_EXIT_CODE);
+    s32 code = (s32)kread32(bpf_get_current_task() + OFF_TASK_EXIT_CODE);
     u64 pid_tgid = bpf_get_current_pid_tgid();
     u32 tgid = pid_tgid >> 32;
     if ((u32)pid_tgid == tgid) {
@@ -33,30 +32,40 @@ RAW_TRACEPOINT_PROBE(sched_process_exit)
 
 RAW_TRACEPOINT_PROBE(sched_process_fork)
 {
-    const void *child = (const void *)ctx->args[1];
+    u64 child = ctx->args[1];
     struct evt_writer w;
     /* Recorded even when the recorder forks: the child (a recorded command) is
      * not the recorder, and its state starts from this event. */
     if (!writer__start(&w, EVT_PROCFORK, EVT_PROCFORK_NSCALAR, 0, EVT_PROCFORK_FIXED_SIZE))
         return 0;
     /* Parameter 1: child_tid (pid) */
-    writer__scalar(&w, task__read_u32(child, OFF_TASK_PID));
+    writer__scalar(&w, kread32(child + OFF_TASK_PID));
     /* Parameter 2: child_pid (pid) */
-    writer__scalar(&w, task__read_u32(child, OFF_TASK_TGID));
+    writer__scalar(&w, kread32(child + OFF_TASK_TGID));
+    /* Parameters 3-13: the child's facts (bpf/facts.h) */
+    facts__scalars(&w, child);
+    facts__strings(&w, child);
     writer__submit(&w);
     return 0;
 }
 
 RAW_TRACEPOINT_PROBE(sched_process_exec)
 {
-    const void *bprm = (const void *)ctx->args[2];
+    u64 bprm = ctx->args[2];
+    u64 task = bpf_get_current_task();
     struct evt_writer w;
     if (!writer__begin(&w, EVT_PROCEXEC, EVT_PROCEXEC_NSCALAR, 0, EVT_PROCEXEC_FIXED_SIZE))
         return 0;
     /* Parameter 1: old_tid (pid) */
     writer__scalar(&w, (u32)ctx->args[1]);
+    /* Parameters 5-12: the new image's scalar facts (bpf/facts.h) */
+    facts__scalars(&w, task);
     /* Parameter 2: filename (path) */
-    writer__kernel_str(&w, (const void *)task__read_u64(bprm, OFF_BINPRM_FILENAME));
+    writer__kernel_str(&w, (const void *)kread64(bprm + OFF_BINPRM_FILENAME));
+    /* Parameters 3-4: argv (argv), envp (argv) */
+    exec__image_args(&w, task);
+    /* Parameters 13-15: cwd, exe, cgroup (bpf/facts.h) */
+    facts__strings(&w, task);
     writer__submit(&w);
     return 0;
 }

@@ -64,13 +64,13 @@ static __always_inline int writer__start(struct evt_writer *w, u16 type, u32 nsc
                                          u32 fixed_size)
 {
     u64 pid_tgid = bpf_get_current_pid_tgid();
-    u32 zero = 0;
     if (fixed_size) {
         w->buf = writer__reserve(fixed_size);
         if (!w->buf)
             return 0;
     } else {
-        struct scratch_buf *s = scratch.lookup(&zero);
+        u32 cpu = bpf_get_smp_processor_id();
+        struct scratch_buf *s = scratch.lookup(&cpu);
         if (!s)
             return 0;
         w->buf = s->data;

@@ -36,6 +36,7 @@ class BTF:
         self._strings = hdr_len + str_off
         self._types: list[tuple[int, int, int, int]] = [(0, 0, 0, 0)]  # kind, vlen, size/type, offset
         self._structs: dict[str, list[int]] = {}
+        self._enums: list[int] = []
         pos, end = hdr_len + type_off, hdr_len + type_off + type_len
         unpack = struct.Struct("<III").unpack_from
         while pos < end:
@@ -44,6 +45,8 @@ class BTF:
             self._types.append((kind, vlen, size_or_type, pos + 12, ))
             if kind in (KIND_STRUCT, KIND_UNION) and name_off:
                 self._structs.setdefault(self._name(name_off), []).append(len(self._types) - 1)
+            elif kind == KIND_ENUM:
+                self._enums.append(len(self._types) - 1)
             fixed, per = _TRAILER.get(kind, (0, 0))
             pos += 12 + fixed + per * vlen
         self._kflag = {}
@@ -103,4 +106,25 @@ class BTF:
         for type_id in self._structs.get(struct_name, ()):
             if self._types[type_id][1]:
                 return self._types[type_id][2]
+        return None
+
+    def array_length(self, struct_name: str, member: str) -> int | None:
+        """Element count of the array member `struct_name.member`."""
+        for type_id in self._structs.get(struct_name, ()):
+            found = self._types[type_id][1] and self._find(type_id, member)
+            if found:
+                kind, _vlen, _size, pos = self._types[self._strip(found[1])]
+                if kind != KIND_ARRAY:
+                    return None
+                return struct.unpack_from("<III", self._data, pos)[2]
+        return None
+
+    def enum_value(self, name: str) -> int | None:
+        """The value of the enumerator `name` (PIDTYPE_SID, ...)."""
+        for type_id in self._enums:
+            _kind, vlen, _size, pos = self._types[type_id]
+            for i in range(vlen):
+                name_off, value = struct.unpack_from("<Ii", self._data, pos + 8 * i)
+                if self._name(name_off) == name:
+                    return value
         return None

@@ -7,6 +7,7 @@ time order. A path that cannot be resolved (its dirfd is unknown) stays None.
 import os
 import posixpath
 
+from scapula.capture.containers import container_id
 from scapula.capture.decoder import PID, RES, TID, TYPE, row_columns
 from scapula.capture.snapshot import read_fds
 from scapula.schemas import events as schema
@@ -32,8 +33,10 @@ class PathResolver:
         self._handlers = {}
         for e in schema.EVENTS:
             at = {name: i for i, name in enumerate(row_columns(e))}
-            self._derived[e.id] = tuple((at[p.source], at[p.dirfd] if p.dirfd else None)
-                                        for p in e.derived)
+            # (source, dirfd, None) for a path to resolve; (source, None, parse) else
+            self._derived[e.id] = tuple(
+                (at[p.source], at[p.dirfd] if p.dirfd else None, _PARSERS.get(p.kind))
+                for p in e.derived)
             self._handlers[e.id] = self._handler(e.name, at)
         self._norm: dict = {}  # (base, path) -> absolute path: processes repeat themselves
         # The recorder (this process) is never recorded, so its snapshot goes stale.
@@ -77,7 +80,8 @@ class PathResolver:
             derived = derived_of[t]
             if derived:
                 row += tuple([absolute(pid, row[src], None if dfd is None else row[dfd])
-                              for src, dfd in derived])
+                              if parse is None else parse(row[src])
+                              for src, dfd, parse in derived])
             handler = handlers[t]
             if handler is not None:
                 handler(row, pid)
@@ -101,12 +105,17 @@ class PathResolver:
         """The state change an event of type `name` makes, as a function of (row, pid),
         with its column positions bound once; None when it changes nothing."""
         if name == "procfork":
-            child_at = at["child_pid"]
-            return lambda row, pid: self._forked(pid, row[child_at])
+            child_at, cwd_at = at["child_pid"], at["cwd"]
+            return lambda row, pid: self._forked(pid, row[child_at], row[cwd_at])
         if name == "procexit":
             return lambda row, pid: self._exited(pid) if row[TID] == pid else None
         if name == "procexec":
-            return lambda row, pid: self._closing.__setitem__(pid, self.cloexec.pop(pid, ()))
+            cwd_at = at["cwd"]
+
+            def execed(row, pid):
+                self._closing[pid] = self.cloexec.pop(pid, ())
+                self._kernel_cwd(pid, row[cwd_at])
+            return execed
         if name in ("execve", "execveat"):
             # procexec comes before the execve/execveat event, whose dirfd the kernel
             # resolved before closing anything: close-on-exec fds go after that event
@@ -135,15 +144,21 @@ class PathResolver:
             return lambda row, pid: self._fchdir(pid, row[fd_at]) if row[RES] >= 0 else None
         return None
 
-    def _forked(self, pid: int, child: int) -> None:
+    def _forked(self, pid: int, child: int, cwd: bytes | None) -> None:
         if child == pid:
             return  # a thread: it shares its process's state
         if pid == self._me:
             self._refresh_me()
         if pid in self.cwd:
             self.cwd[child] = self.cwd[pid]
+        self._kernel_cwd(child, cwd)
         self.fds[child] = dict(self.fds.get(pid, {}))
         self.cloexec[child] = set(self.cloexec.get(pid, ()))
+
+    def _kernel_cwd(self, pid: int, cwd: bytes | None) -> None:
+        """The cwd the kernel reported, when whole (a walk cut short is relative)."""
+        if cwd and cwd[:1] == b"/":
+            self.cwd[pid] = cwd
 
     def _exited(self, pid: int) -> None:
         """The leader ended: the process is gone."""
@@ -233,6 +248,8 @@ _FD_MAKERS = {"memfd_create": _memfd, "dup": _duped, "dup2": _duped, "dup3": _du
               "pipe": _piped, "pipe2": _piped,
               "socket": _socket, "socketpair": _socket, "accept": _socket, "accept4": _socket}
 _NORM_CACHE = 1 << 16
+# Derived kinds other than abspath: how each is computed from its source column.
+_PARSERS = {"container": container_id}
 
 
 def _fd_flags(fd: int) -> int:

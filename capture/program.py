@@ -17,12 +17,13 @@ from scapula.capture.errors import KernelError
 from scapula.errors import UsageError
 from scapula.schemas import events as schema
 
-SCRATCH_SIZE = 32768
+SCRATCH_SIZE = 65536  # an event's most bytes; variable parameters start in its first half
 MAX_PATH = 4096
 MAX_ARGS = 32
 OUTPUT_RETRIES = 8  # further tries of a failed ring output before it counts as a drop
 
-# Struct members the programs read, as (constant, struct, member).
+# Struct members the programs read, as (constant, struct, member). A tuple of
+# members names the spellings kernels have used (the first found wins).
 BTF_MEMBERS = (
     ("OFF_PT_REGS_DI", "pt_regs", "di"),
     ("OFF_PT_REGS_SI", "pt_regs", "si"),
@@ -54,10 +55,62 @@ BTF_MEMBERS = (
     ("OFF_SKC_NUM", "sock_common", "skc_num"),
     ("OFF_SKC_RCV_SADDR", "sock_common", "skc_rcv_saddr"),
     ("OFF_SKC_V6_RCV_SADDR", "sock_common", "skc_v6_rcv_saddr"),
+    # process facts (bpf/facts.h): audit ids, session, tty, capabilities
+    ("OFF_TASK_LOGINUID", "task_struct", "loginuid"),
+    ("OFF_TASK_SESSIONID", "task_struct", "sessionid"),
+    ("OFF_TASK_SIGNAL", "task_struct", "signal"),
+    ("OFF_SIGNAL_PIDS", "signal_struct", "pids"),
+    ("OFF_PID_NUMBERS", "pid", "numbers"),
+    ("OFF_UPID_NR", "upid", "nr"),
+    ("OFF_SIGNAL_TTY", "signal_struct", "tty"),
+    ("OFF_TTY_INDEX", "tty_struct", "index"),
+    ("OFF_TTY_DRIVER", "tty_struct", "driver"),
+    ("OFF_TTY_DRIVER_MAJOR", "tty_driver", "major"),
+    ("OFF_TTY_DRIVER_MINOR_START", "tty_driver", "minor_start"),
+    ("OFF_TASK_CRED", "task_struct", "cred"),
+    ("OFF_CRED_CAP_EFFECTIVE", "cred", "cap_effective"),
+    ("OFF_CRED_CAP_PERMITTED", "cred", "cap_permitted"),
+    # ... the executable and the cwd as paths: dentries walked up across mounts
+    ("OFF_TASK_FS", "task_struct", "fs"),
+    ("OFF_FS_ROOT", "fs_struct", "root"),
+    ("OFF_FS_PWD", "fs_struct", "pwd"),
+    ("OFF_PATH_MNT", "path", "mnt"),
+    ("OFF_PATH_DENTRY", "path", "dentry"),
+    ("OFF_MM_EXE_FILE", "mm_struct", "exe_file"),
+    ("OFF_FILE_F_PATH", "file", "f_path"),
+    ("OFF_FILE_F_INODE", "file", "f_inode"),
+    ("OFF_DENTRY_PARENT", "dentry", "d_parent"),
+    ("OFF_DENTRY_NAME", "dentry", "d_name"),
+    ("OFF_DENTRY_SB", "dentry", "d_sb"),
+    ("OFF_QSTR_NAME", "qstr", "name"),
+    ("OFF_MOUNT_PARENT", "mount", "mnt_parent"),
+    ("OFF_MOUNT_MOUNTPOINT", "mount", "mnt_mountpoint"),
+    ("OFF_MOUNT_MNT", "mount", "mnt"),
+    ("OFF_VFSMOUNT_ROOT", "vfsmount", "mnt_root"),
+    ("OFF_SB_MAGIC", "super_block", "s_magic"),
+    ("OFF_INODE_NLINK", "inode", "i_nlink"),
+    ("OFF_OVL_INODE_VFS_INODE", "ovl_inode", "vfs_inode"),
+    ("OFF_OVL_INODE_UPPER", "ovl_inode", "__upperdentry"),
+    # ... and the cgroup, as a kernfs path
+    ("OFF_TASK_CGROUPS", "task_struct", "cgroups"),
+    ("OFF_CSS_SET_DFL_CGRP", "css_set", "dfl_cgrp"),
+    ("OFF_CSS_SET_SUBSYS", "css_set", "subsys"),
+    ("OFF_CSS_CGROUP", "cgroup_subsys_state", "cgroup"),
+    ("OFF_CGROUP_KN", "cgroup", "kn"),
+    ("OFF_KERNFS_NAME", "kernfs_node", "name"),
+    ("OFF_KERNFS_PARENT", "kernfs_node", ("__parent", "parent")),  # renamed in 6.15
+)
+
+# Other facts from BTF: (constant, how to find it); 0 when absent (the member
+# groups that use them are then absent too).
+BTF_COUNTS = (
+    ("CGROUP_SUBSYS_COUNT", lambda btf: btf.array_length("css_set", "subsys")),
+    ("PIDTYPE_PGID", lambda btf: btf.enum_value("PIDTYPE_PGID")),
+    ("PIDTYPE_SID", lambda btf: btf.enum_value("PIDTYPE_SID")),
 )
 
 # Source files in the order BCC must see them.
-SOURCES = ("maps.h", "helpers.h", "writer.h", "dispatcher.c", "sched.c",
+SOURCES = ("maps.h", "helpers.h", "writer.h", "facts.h", "dispatcher.c", "sched.c",
            "fillers/process.c", "fillers/file.c", "fillers/net.c", "fillers/priv.c")
 
 SCHED_TRACEPOINTS = ("sched_process_fork", "sched_process_exec", "sched_process_exit")
@@ -70,6 +123,16 @@ class ProgramConfig:
     self_tgid: int = 0                  # never record this process
 
 
+def possible_cpus() -> int:
+    """How many CPU numbers the kernel may use (/sys/devices/system/cpu/possible: "0-3")."""
+    try:
+        with open("/sys/devices/system/cpu/possible") as f:
+            ranges = f.read().strip()
+    except OSError:
+        return os.cpu_count() or 1
+    return max(int(part.split("-")[-1]) for part in ranges.split(",")) + 1
+
+
 def boot_epoch_ns() -> int:
     """Wall-clock ns at boot: added in the kernel to boot-relative timestamps."""
     return time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
@@ -77,49 +140,97 @@ def boot_epoch_ns() -> int:
 
 # Members the recorder can do without: the fact they serve is left empty (and the
 # user told so once) on a kernel that lacks them. Constant -> the HAVE_ flag it feeds.
-_SOCKET_LOCAL = ("OFF_TASK_FILES", "OFF_FILES_FDT", "OFF_FDTABLE_FD", "OFF_FDTABLE_MAX_FDS",
-                 "OFF_FILE_PRIVATE_DATA", "OFF_SOCKET_FILE", "OFF_SOCKET_SK", "OFF_SOCK_COMMON",
-                 "OFF_SKC_FAMILY", "OFF_SKC_NUM", "OFF_SKC_RCV_SADDR")
-OPTIONAL_MEMBERS = dict.fromkeys(_SOCKET_LOCAL, "HAVE_SOCKET_LOCAL") | {
-    "OFF_SKC_V6_RCV_SADDR": "HAVE_SKC_V6",  # absent on kernels built without IPv6
+_GROUPS = {
+    "HAVE_SOCKET_LOCAL": ("the local address of connect/accept", (
+        "OFF_TASK_FILES", "OFF_FILES_FDT", "OFF_FDTABLE_FD", "OFF_FDTABLE_MAX_FDS",
+        "OFF_FILE_PRIVATE_DATA", "OFF_SOCKET_FILE", "OFF_SOCKET_SK", "OFF_SOCK_COMMON",
+        "OFF_SKC_FAMILY", "OFF_SKC_NUM", "OFF_SKC_RCV_SADDR")),
+    # absent on kernels built without IPv6
+    "HAVE_SKC_V6": ("the local address of IPv6 connect/accept", ("OFF_SKC_V6_RCV_SADDR",)),
+    # absent without CONFIG_AUDIT
+    "HAVE_AUDIT": ("loginuid and sessionid", ("OFF_TASK_LOGINUID", "OFF_TASK_SESSIONID")),
+    "HAVE_SESSION": ("sid and pgid", (
+        "OFF_TASK_SIGNAL", "OFF_SIGNAL_PIDS", "OFF_PID_NUMBERS", "OFF_UPID_NR",
+        "PIDTYPE_PGID", "PIDTYPE_SID")),
+    "HAVE_TTY": ("tty", (
+        "OFF_TASK_SIGNAL", "OFF_SIGNAL_TTY", "OFF_TTY_INDEX", "OFF_TTY_DRIVER",
+        "OFF_TTY_DRIVER_MAJOR", "OFF_TTY_DRIVER_MINOR_START")),
+    "HAVE_CAPS": ("cap_effective and cap_permitted", (
+        "OFF_TASK_CRED", "OFF_CRED_CAP_EFFECTIVE", "OFF_CRED_CAP_PERMITTED")),
+    "HAVE_PATHS": ("exe, exe_flags and cwd", (
+        "OFF_TASK_FS", "OFF_FS_ROOT", "OFF_FS_PWD", "OFF_PATH_MNT", "OFF_PATH_DENTRY",
+        "OFF_MM_EXE_FILE", "OFF_FILE_F_PATH", "OFF_FILE_F_INODE", "OFF_DENTRY_PARENT",
+        "OFF_DENTRY_NAME", "OFF_DENTRY_SB", "OFF_QSTR_NAME", "OFF_MOUNT_PARENT",
+        "OFF_MOUNT_MOUNTPOINT", "OFF_MOUNT_MNT", "OFF_VFSMOUNT_ROOT", "OFF_SB_MAGIC",
+        "OFF_INODE_NLINK")),
+    # absent on kernels built without overlayfs
+    "HAVE_OVERLAY": ("the overlay upper-layer exe flag", (
+        "OFF_OVL_INODE_VFS_INODE", "OFF_OVL_INODE_UPPER")),
+    "HAVE_CGROUP": ("cgroup_path and container_id", (
+        "OFF_TASK_CGROUPS", "OFF_CSS_SET_DFL_CGRP", "OFF_CSS_SET_SUBSYS", "OFF_CSS_CGROUP",
+        "OFF_CGROUP_KN", "OFF_KERNFS_NAME", "OFF_KERNFS_PARENT", "CGROUP_SUBSYS_COUNT")),
 }
-OPTIONAL_FACTS = {
-    "HAVE_SOCKET_LOCAL": "the local address of connect/accept",
-    "HAVE_SKC_V6": "the local address of IPv6 connect/accept",
+OPTIONAL_FACTS = {flag: words for flag, (words, _consts) in _GROUPS.items()}
+OPTIONAL_MEMBERS = {c for _words, consts in _GROUPS.values() for c in consts}
+# The event parameters each HAVE_ flag fills: left empty (None) when it is off.
+FACT_PARAMS = {
+    "HAVE_AUDIT": ("loginuid", "sessionid"),
+    "HAVE_SESSION": ("sid", "pgid"),
+    "HAVE_TTY": ("tty",),
+    "HAVE_CAPS": ("cap_effective", "cap_permitted"),
+    "HAVE_PATHS": ("exe", "exe_flags", "cwd"),
+    "HAVE_CGROUP": ("cgroup_path", "container_id"),
 }
 
 
 def resolve_offsets(btf: BTF) -> dict[str, int]:
-    """Offsets of BTF_MEMBERS; an optional member this kernel lacks is left out."""
+    """Offsets of BTF_MEMBERS and the BTF_COUNTS; an optional one this kernel lacks
+    is left out."""
     offsets, missing = {}, []
-    for const, struct_name, member in BTF_MEMBERS:
-        off = btf.offset(struct_name, member)
-        if off is not None:
-            offsets[const] = off
-        elif const not in OPTIONAL_MEMBERS:
-            missing.append(f"{struct_name}.{member}")
+    for const, struct_name, members in BTF_MEMBERS:
+        for member in (members,) if isinstance(members, str) else members:
+            off = btf.offset(struct_name, member)
+            if off is not None:
+                offsets[const] = off
+                break
+        else:
+            if const not in OPTIONAL_MEMBERS:
+                missing.append(f"{struct_name}.{_spelling(members)}")
     if missing:
         raise KernelError(f"this kernel's BTF lacks {', '.join(missing)}; scapula cannot read "
                           "process facts here")
+    for const, find in BTF_COUNTS:
+        value = find(btf)
+        if value is not None:
+            offsets[const] = value
     return offsets
+
+
+def _spelling(members) -> str:
+    return members if isinstance(members, str) else "|".join(members)
 
 
 def available(offsets: dict[str, int]) -> dict[str, bool]:
     """Each HAVE_ flag: whether every optional member it needs was found."""
-    have = dict.fromkeys(OPTIONAL_FACTS, True)
-    for const, flag in OPTIONAL_MEMBERS.items():
-        have[flag] = have[flag] and const in offsets
-    return have
+    return {flag: all(c in offsets for c in consts) for flag, (_w, consts) in _GROUPS.items()}
+
+
+def absent_params(offsets: dict[str, int]) -> list[str]:
+    """Event parameters this kernel leaves empty (recorded in the file's header)."""
+    have = available(offsets)
+    return [p for flag, params in FACT_PARAMS.items() if not have[flag] for p in params]
 
 
 def missing_facts(offsets: dict[str, int]) -> list[str]:
     """What this kernel's BTF leaves the recording without, in words."""
-    lacking = {}
-    for const, struct_name, member in BTF_MEMBERS:
-        if const not in offsets:
-            lacking.setdefault(OPTIONAL_MEMBERS[const], []).append(f"{struct_name}.{member}")
-    return [f"this kernel's BTF lacks {', '.join(members)}: {OPTIONAL_FACTS[flag]} is left empty"
-            for flag, members in lacking.items()]
+    where = {c: f"{s}.{_spelling(m)}" for c, s, m in BTF_MEMBERS}
+    out = []
+    for flag, (words, consts) in _GROUPS.items():
+        lacking = [where.get(c, c) for c in consts if c not in offsets]
+        if lacking:
+            out.append(f"this kernel's BTF lacks {', '.join(lacking)}: {words} "
+                       f"{'is' if ' and ' not in words else 'are'} left empty")
+    return out
 
 
 def filler_names() -> set[str]:
@@ -148,6 +259,7 @@ def prelude(config: ProgramConfig, offsets: dict[str, int], boot_ns: int) -> str
         "/* Generated by capture/program.py for this recording. */",
         f"#define RINGBUF_PAGES {pages}",
         f"#define SCRATCH_SIZE {SCRATCH_SIZE}",
+        f"#define NR_CPUS {possible_cpus()}",
         f"#define MAX_PATH {MAX_PATH}",
         f"#define MAX_ARGS {MAX_ARGS}",
         f"#define OUTPUT_RETRIES {OUTPUT_RETRIES}",
@@ -160,6 +272,7 @@ def prelude(config: ProgramConfig, offsets: dict[str, int], boot_ns: int) -> str
         f"#define NR_EXECVEAT {schema.BY_NAME['execveat'].syscall}",
     ]
     lines += [f"#define {c} {offsets.get(c, 0)}" for c, _s, _m in BTF_MEMBERS]
+    lines += [f"#define {c} {offsets.get(c, 0)}" for c, _find in BTF_COUNTS]
     lines += [f"#define {flag} {int(ok)}" for flag, ok in available(offsets).items()]
     for e in schema.EVENTS:
         lines.append(f"#define EVT_{e.name.upper()} {e.id}")

@@ -11,7 +11,7 @@ from scapula import __version__
 from scapula.capture.decoder import PID, TYPE, row_columns
 from scapula.capture.probe import Probe
 from scapula.console import warn
-from scapula.capture.program import MAX_PATH, ProgramConfig
+from scapula.capture.program import MAX_PATH, ProgramConfig, absent_params
 from scapula.capture.output import CHUNK_EVENTS, Output
 from scapula.capture.rotation import RotationPolicy
 from scapula.capture.writer import SizeLimit, WriteError
@@ -205,6 +205,7 @@ class Recorder:
             "cpus": os.cpu_count(),
             "tool": f"scapula {__version__}",
             "start_ns": start_ns,
+            "absent_params": absent_params(probe.program.offsets),
             "config": {
                 "syscalls": list(opt.syscalls),
                 "buffer_size": opt.buffer_size,

@@ -4,7 +4,10 @@ Processes older than the capture then have names, parents, cwds and open files.
 Paths stay bytes (a name need not be UTF-8). A process that exits while being read
 is simply left out.
 """
+import functools
 import os
+
+from scapula.capture.containers import container_id
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -47,6 +50,7 @@ def read_process(pid: int, boot_ns: int) -> dict | None:
     if args and args[-1] == b"":
         args.pop()
     loginuid = _read(f"{base}/loginuid")
+    sessionid = _read(f"{base}/sessionid")
     cgroup = (_read(f"{base}/cgroup") or b"").strip()
     return {
         "pid": pid,
@@ -59,10 +63,61 @@ def read_process(pid: int, boot_ns: int) -> dict | None:
         "euid": uids[1] if len(uids) > 1 else None,
         "gid": gids[0] if gids else None,
         "egid": gids[1] if len(gids) > 1 else None,
-        "loginuid": int(loginuid) if loginuid and loginuid.strip().lstrip(b"-").isdigit() else None,
+        "loginuid": _loginuid(loginuid),
+        "sessionid": int(sessionid) if sessionid and sessionid.strip().isdigit() else None,
+        "pgid": int(fields[2]),
+        "sid": int(fields[3]),
+        "tty": int(fields[4]),
+        "cap_effective": _status_hex(status, b"CapEff:"),
+        "cap_permitted": _status_hex(status, b"CapPrm:"),
         "start_ns": boot_ns + int(fields[19]) * 1_000_000_000 // CLK_TCK,
         "cgroup": cgroup,
+        "cgroup_path": cgroup_path(cgroup),
+        "container_id": container_id(cgroup_path(cgroup)),
     }
+
+
+def _loginuid(raw: bytes | None) -> int | None:
+    """As the events carry it: -1 when never set (/proc shows 4294967295)."""
+    if not raw or not raw.strip().isdigit():
+        return None
+    value = int(raw)
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def _status_hex(status: bytes, key: bytes) -> int | None:
+    for line in status.splitlines():
+        if line.startswith(key):
+            return int(line.split()[1], 16)
+    return None
+
+
+def cgroup_path(proc_cgroup: bytes) -> bytes | None:
+    """The path procfork/procexec would record, from /proc/<pid>/cgroup's lines
+    ("hierarchy:controllers:path"): the unified hierarchy's (0::) unless it is the
+    root, then the first v1 controller's, in the kernel's controller order, that is
+    below its root."""
+    unified, v1 = None, {}
+    for line in proc_cgroup.splitlines():
+        hier, controllers, path = line.split(b":", 2)
+        if hier == b"0":
+            unified = path
+        else:
+            for c in controllers.split(b","):
+                v1[c] = path
+    if unified is not None and unified != b"/":
+        return unified
+    for c in _controllers():
+        if v1.get(c, b"/") != b"/":
+            return v1[c]
+    return unified
+
+
+@functools.cache
+def _controllers() -> list[bytes]:
+    """Controller names in the kernel's order (/proc/cgroups lists them so)."""
+    text = _read("/proc/cgroups") or b""
+    return [line.split()[0] for line in text.splitlines()[1:] if line.strip()]
 
 
 def read_fds(pid: int) -> list[list]:

@@ -3,7 +3,7 @@ from scapula.capture.decoder import split_argv
 from scapula.schemas import events as schema
 from scapula.schemas import format as fmt
 from scapula.schemas import sockaddr
-from scapula.schemas.flags import errno_name, flags_text, mode_text
+from scapula.schemas.flags import errno_name, flags_text, mode_text, tty_text
 
 AT_FDCWD = -100
 
@@ -148,6 +148,8 @@ def render_value(p: schema.Param, value) -> str:
         return " ".join(text(v) for v in value)
     if p.kind == "sockaddr":
         return sockaddr.text(value)
+    if p.kind == "tty":
+        return tty_text(value)
     if isinstance(value, bytes):
         return text(value)
     return str(value)

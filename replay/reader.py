@@ -45,6 +45,8 @@ class Capture:
                 self.schema = {e.id: e for e in schema.from_dict(schema_data)}
             except (KeyError, TypeError, ValueError, AttributeError):
                 raise InputError(f"{path}: the embedded event schema is malformed") from None
+            # facts the recording kernel could not give: their placeholders read as None
+            self._absent = set(self.header.get("absent_params") or ())
             self.processes = self._expect(fmt.PROCESSES)
             self.fds = self._expect(fmt.FDS)
             self._first_chunk = self._f.tell()
@@ -246,6 +248,8 @@ class Capture:
                 columns = list(group.cols.values()) + list(group.params.values())
                 if any(len(col) != group.n for col in columns):
                     raise ValueError(f"type {tid}: columns of unequal length")
+                for name in self._absent & group.params.keys():
+                    group.params[name] = [None] * group.n
             if len(order) != sum(per_type[t] for t in chunk["groups"]):
                 raise ValueError("the order array names types the chunk lacks")
         except (KeyError, TypeError, ValueError, AttributeError) as e:

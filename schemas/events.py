@@ -33,6 +33,7 @@ SCALAR_KINDS = {
     "gid": "q",
     "mode": "Q",    # rendered in octal
     "flags": "Q",   # rendered with the table named by Param.table
+    "tty": "Q",     # a terminal's device number, rendered as its name (pts/3)
 }
 VAR_KINDS = {
     "path": "bytes",   # a path as the process passed it
@@ -40,7 +41,7 @@ VAR_KINDS = {
     "argv": "bytes",   # NUL-separated list, decoded to a list of bytes
     "sockaddr": "bytes",  # a raw struct sockaddr (at most 128 bytes), see schemas/sockaddr.py
 }
-DERIVED_KINDS = {"abspath"}
+DERIVED_KINDS = {"abspath", "container"}
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,26 @@ _GROUP = P("group", "gid", desc="new group, -1 unchanged")
 _PEER = P("addr", "sockaddr", desc="the peer as written to user memory at exit; None when not "
           "asked for or on failure")
 
+# What procfork and procexec tell of a process, read from the kernel (bpf/facts.h).
+# A fact this kernel's BTF cannot give is None (the file's header lists them).
+PROCESS_FACTS = (
+    P("loginuid", "uid", desc="audit login uid, -1 when never set"),
+    P("sessionid", "uint", desc="audit session id, 4294967295 when never set"),
+    P("sid", "pid", desc="session id: the session leader's pid"),
+    P("pgid", "pid", desc="process group id"),
+    P("tty", "tty", desc="controlling terminal as /proc's tty_nr encodes it, 0 for none"),
+    P("cap_effective", "flags", "caps"),
+    P("cap_permitted", "flags", "caps"),
+    P("exe_flags", "flags", "exe", desc="where the executable lives: memfd, an overlay's "
+      "upper layer, unlinked"),
+    P("cwd", "path", desc="the working directory, as the process sees it (relative to its root)"),
+    P("exe", "path", desc="the executable, as the kernel knows it (relative to the root)"),
+    P("cgroup_path", "str", desc="the unified hierarchy's cgroup path, or a v1 controller's when "
+      "the process sits at the unified root"),
+    P("container_id", "container", desc="parsed from cgroup (docker, containerd, cri-o, "
+      "podman), None outside a container", source="cgroup_path"),
+)
+
 EVENTS: tuple[EventType, ...] = (
     # --- process lifecycle: syscalls --------------------------------------------
     EventType(1, "execve", "process", (
@@ -134,11 +155,17 @@ EVENTS: tuple[EventType, ...] = (
         P("core", "int", desc="1 when a core was dumped")),
         desc="a thread ended (sched_process_exit); exit/exit_group end here"),
     EventType(8, "procfork", "lifecycle", (
-        P("child_tid", "pid"), P("child_pid", "pid", desc="the child's thread group id")),
-        desc="a task was created (sched_process_fork), seen from the parent"),
+        P("child_tid", "pid"), P("child_pid", "pid", desc="the child's thread group id"),
+        *PROCESS_FACTS),
+        desc="a task was created (sched_process_fork), seen from the parent; the facts "
+             "are the child's"),
     EventType(9, "procexec", "lifecycle", (
-        P("old_tid", "pid", desc="the tid that called exec"), P("filename", "path")),
-        desc="a program image was loaded (sched_process_exec)"),
+        P("old_tid", "pid", desc="the tid that called exec"),
+        P("filename", "path", desc="as passed to exec"),
+        P("argv", "argv", desc="as the new image sees them"),
+        P("envp", "argv", desc="the environment, cut at 4096 bytes"),
+        *PROCESS_FACTS),
+        desc="a program image was loaded (sched_process_exec); the facts are the new image's"),
     # --- files -------------------------------------------------------------------
     EventType(10, "open", "file", (
         P("name", "path"), P("flags", "flags", "open"), P("mode", "mode"), ABS("name")),

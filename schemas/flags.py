@@ -262,6 +262,19 @@ BPF_COMMANDS = dict(enumerate((
     "BPF_LINK_DETACH", "BPF_PROG_BIND_MAP", "BPF_TOKEN_CREATE", "BPF_PROG_STREAM_READ_BY_FD",
 )))
 
+# Capability bits (linux/capability.h), as the cred's kernel_cap_t holds them.
+CAPABILITIES = [(f"CAP_{name}", 1 << bit) for bit, name in enumerate((
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE"))]
+ALL_CAPS = sum(mask for _name, mask in CAPABILITIES)
+
+# Where an executable lives (bpf/facts.h), scapula's own bits.
+EXE_FLAGS = [("EXE_FROM_MEMFD", 1), ("EXE_UPPER_LAYER", 2), ("EXE_DELETED", 4)]
+
 # Tables whose word is one value, not a set of bits: value -> name.
 VALUE_TABLES = {
     "domain": {0: "AF_UNSPEC", 1: "AF_UNIX", 2: "AF_INET", 3: "AF_AX25", 4: "AF_IPX",
@@ -293,6 +306,8 @@ TABLES = {
     "delete_module": DELETE_MODULE_FLAGS,
     "userfaultfd": USERFAULTFD_FLAGS,
     "io_uring_setup": IO_URING_SETUP_FLAGS,
+    "caps": CAPABILITIES,
+    "exe": EXE_FLAGS,
 }
 
 
@@ -321,7 +336,27 @@ def flag_names(table: str, value: int) -> list[str]:
 
 
 def flags_text(table: str, value: int) -> str:
+    if table == "caps" and value & ALL_CAPS == ALL_CAPS:
+        return "ALL" + (f"|{value & ~ALL_CAPS:#x}" if value & ~ALL_CAPS else "")
+    if table == "caps" and bin(value & ALL_CAPS).count("1") > len(CAPABILITIES) // 2:
+        # root's set less a few: the few are what matters
+        return "ALL" + "".join(f"-{name}" for name, mask in CAPABILITIES if not value & mask)
     return "|".join(flag_names(table, value)) or "0"
+
+
+def tty_text(tty_nr: int) -> str:
+    """A terminal's name from /proc's tty_nr encoding (pts/3, tty1, ttyS0)."""
+    if not tty_nr:
+        return "0"
+    major = (tty_nr >> 8) & 0xFFF
+    minor = (tty_nr & 0xFF) | ((tty_nr >> 12) & 0xFFF00)
+    if 136 <= major <= 143:
+        return f"pts/{(major - 136) * 256 + minor}"
+    if major == 4:
+        return f"tty{minor}" if minor < 64 else f"ttyS{minor - 64}"
+    if major == 5 and minor in (0, 1, 2):
+        return ("tty", "console", "ptmx")[minor]
+    return f"{major}:{minor}"
 
 
 def mode_text(mode: int) -> str:

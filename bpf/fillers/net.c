@@ -49,15 +49,15 @@ static __always_inline u64 net__sock_of(s64 fd)
     u64 files = kernel__u64(CURRENT_TASK(), OFF_TASK_FILES);
     if (fd < 0 || !files)
         return 0;
-    u64 fdt = task__read_u64((const void *)files, OFF_FILES_FDT);
-    if (!fdt || (u64)fd >= task__read_u32((const void *)fdt, OFF_FDTABLE_MAX_FDS))
+    u64 fdt = kread64(files + OFF_FILES_FDT);
+    if (!fdt || (u64)fd >= kread32(fdt + OFF_FDTABLE_MAX_FDS))
         return 0;
-    u64 fds = task__read_u64((const void *)fdt, OFF_FDTABLE_FD);
-    u64 file = fds ? task__read_u64((const void *)(fds + 8 * fd), 0) : 0;
-    u64 sock = file ? task__read_u64((const void *)file, OFF_FILE_PRIVATE_DATA) : 0;
-    if (!sock || task__read_u64((const void *)sock, OFF_SOCKET_FILE) != file)
+    u64 fds = kread64(fdt + OFF_FDTABLE_FD);
+    u64 file = fds ? kread64(fds + 8 * fd) : 0;
+    u64 sock = file ? kread64(file + OFF_FILE_PRIVATE_DATA) : 0;
+    if (!sock || kread64(sock + OFF_SOCKET_FILE) != file)
         return 0;
-    return task__read_u64((const void *)sock, OFF_SOCKET_SK);
+    return kread64(sock + OFF_SOCKET_SK);
 }
 
 /* The socket at `fd`'s own address as a sockaddr_in or sockaddr_in6 built from

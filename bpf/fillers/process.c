@@ -24,13 +24,7 @@ static __always_inline void exec__fill(struct evt_writer *w, s64 res, int at)
         writer__absent(w);
     }
     if (res == 0) {
-        u64 mm = kernel__u64(CURRENT_TASK(), OFF_TASK_MM);
-        u64 arg_start = kernel__u64(mm, OFF_MM_ARG_START);
-        u64 arg_end = kernel__u64(mm, OFF_MM_ARG_END);
-        u64 env_start = kernel__u64(mm, OFF_MM_ENV_START);
-        u64 env_end = kernel__u64(mm, OFF_MM_ENV_END);
-        writer__user_bytes(w, (const void *)arg_start, arg_end - arg_start);
-        writer__user_bytes(w, (const void *)env_start, env_end - env_start);
+        exec__image_args(w, bpf_get_current_task());
     } else {
         /* execveat's arguments sit one place later than execve's */
         writer__user_argv(w, (const u64 *)(at ? s->args[2] : s->args[1]));

@@ -63,7 +63,8 @@ def test_derived_paths_point_at_real_parameters():
     for e in schema.EVENTS:
         names = {p.name: p for p in e.params}
         for d in e.derived:
-            assert names[d.source].kind == "path", (e.name, d.name)
+            source_kind = {"abspath": "path", "container": "str"}[d.kind]
+            assert names[d.source].kind == source_kind, (e.name, d.name)
             assert d.dirfd is None or names[d.dirfd].kind == "fd", (e.name, d.name)
 
 
@@ -75,3 +76,10 @@ def test_no_parameter_shadows_a_header_field():
     for e in schema.EVENTS:
         clash = {p.name for p in e.params} & set(schema.HEADER_FIELDS)
         assert not clash, (e.name, clash)
+
+
+def test_process_events_carry_every_fact_in_one_order():
+    names = [p.name for p in schema.PROCESS_FACTS]
+    for event in ("procfork", "procexec"):
+        params = [p.name for p in schema.BY_NAME[event].params]
+        assert params[-len(names):] == names, event
