@@ -92,16 +92,18 @@ static __always_inline void walk__dentries(struct name_stack *st)
             st->mnt = parent_mnt;
             continue;
         }
-        u64 parent = kread64(dentry + OFF_DENTRY_PARENT);
-        if (!parent || parent == dentry) {
-            st->done = 1;
-            break;
-        }
         u32 n = st->n;
         if (n >= MAX_DEPTH)
             break;
         st->names[n & (MAX_DEPTH - 1)] = kread64(dentry + OFF_DENTRY_NAME + OFF_QSTR_NAME);
         st->n = n + 1;
+        /* A dentry that is its own parent without being a mount's root stands
+         * alone (memfd's, a pipe's): its name is the whole path. */
+        u64 parent = kread64(dentry + OFF_DENTRY_PARENT);
+        if (!parent || parent == dentry) {
+            st->done = 1;
+            break;
+        }
         st->dentry = parent;
     }
 }
