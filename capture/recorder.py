@@ -42,7 +42,7 @@ class RecordSummary:
     drops: list[int] = field(default_factory=list)
     sent: list[int] = field(default_factory=list)
     bytes: int = 0
-    seconds: float = 0.0
+    seconds: float | None = None  # set when the recording is finished
     command_status: int | None = None
     files: list[str] = field(default_factory=list)    # rotated files still on disk
     removed: list[str] = field(default_factory=list)  # rotated files --keep removed
@@ -131,8 +131,11 @@ class Recorder:
                 sys.stderr.write("\n")
 
     def _finish(self, probe: Probe, output: Output, started: float) -> None:
-        """Close the last file and fill in the summary."""
+        """Close the last file and fill in the summary, once: the counters keep moving
+        while the probe is attached, and the summary must say what the file says."""
         s = self.summary
+        if not output.open_file and s.seconds is not None:
+            return
         counters = probe.counters()
         s.drops, s.sent = counters["drops"], counters["sent"]
         s.seconds = time.monotonic() - started

@@ -15,7 +15,7 @@ absolute one) and are never sent by the kernel.
 from dataclasses import dataclass
 import struct
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # the table's layout; events and kinds are added within it
 
 # ts, cgroup_id, res, tid, pid, ppid, uid, gid, type, cpu, comm
 HEADER_FORMAT = "<QQqIIIIIHH16s"

@@ -45,3 +45,23 @@ def test_errno_name():
     assert errno_name(-2) == "ENOENT"
     assert errno_name(0) is None and errno_name(5) is None
     assert errno_name(-(1 << 40)) is None  # a pointer-sized success value, not an error
+
+
+def test_terminal_names_from_tty_nr():
+    from scapula.schemas.flags import tty_text
+    assert tty_text(0) == "0"
+    assert tty_text((136 << 8) | 3) == "pts/3"
+    assert tty_text((136 << 8) | (300 & 0xFF) | ((300 & ~0xFF) << 12)) == "pts/300"
+    assert tty_text((137 << 8) | 2) == "pts/258"
+    assert (tty_text((4 << 8) | 1), tty_text((4 << 8) | 64)) == ("tty1", "ttyS0")
+    assert tty_text((5 << 8) | 1) == "console"
+    assert tty_text((42 << 8) | 7) == "42:7"
+
+
+def test_capability_sets_read_whole_minus_what_is_missing():
+    from scapula.schemas.flags import ALL_CAPS, flags_text
+    assert flags_text("caps", 0) == "0"
+    assert flags_text("caps", ALL_CAPS) == "ALL"
+    assert flags_text("caps", ALL_CAPS & ~(1 << 24)) == "ALL-CAP_SYS_RESOURCE"
+    assert flags_text("caps", (1 << 21) | (1 << 10)) == "CAP_NET_BIND_SERVICE|CAP_SYS_ADMIN"
+    assert flags_text("caps", ALL_CAPS | 1 << 50) == "ALL|0x4000000000000"

@@ -97,7 +97,7 @@ def test_header_blocks_round_trip_bytes(tmp_path):
     write(tmp_path / "f", [])
     cap, _ = read(tmp_path / "f")
     assert (cap.processes, cap.fds) == (PROCESSES, FDS)
-    assert cap.header["host"] == "test-\xe9" and cap.version == (1, 0)
+    assert cap.header["host"] == "test-\xe9" and cap.version == (fmt.FORMAT_MAJOR, fmt.FORMAT_MINOR)
     assert [e.name for e in cap.schema.values()] == [e.name for e in schema.EVENTS]
     assert cap.stats == {"drops": [0, 1], "sent": [5, 6]}
 
