@@ -11,7 +11,7 @@ from scapula import __version__
 from scapula.capture.decoder import PID, TYPE, row_columns
 from scapula.capture.probe import Probe
 from scapula.console import warn
-from scapula.capture.program import MAX_PATH, ProgramConfig
+from scapula.capture.program import DEFAULT_SNAPLEN, MAX_PATH, ProgramConfig
 from scapula.capture.output import CHUNK_EVENTS, Output
 from scapula.capture.rotation import RotationPolicy
 from scapula.capture.writer import SizeLimit, WriteError
@@ -26,6 +26,8 @@ class RecordOptions:
     output: str
     syscalls: tuple[str, ...] = schema.DEFAULT_SYSCALLS
     buffer_size: int = 8 << 20
+    snaplen: int = DEFAULT_SNAPLEN  # bytes of I/O data kept per call
+    generic: bool = False           # every other syscall as the generic event (--all)
     duration: float | None = None
     count: int | None = None
     command: tuple[str, ...] = ()
@@ -89,7 +91,7 @@ class Recorder:
         out.prepare()
         child = HeldCommand(opt.command) if opt.command else None
         config = ProgramConfig(syscalls=opt.syscalls, buffer_size=opt.buffer_size,
-                               self_tgid=os.getpid())
+                               self_tgid=os.getpid(), snaplen=opt.snaplen, generic=opt.generic)
         old = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             with Probe(config) as probe:
@@ -211,6 +213,8 @@ class Recorder:
                 "command": list(opt.command),
                 "follow": opt.follow,
                 "max_path": MAX_PATH,
+                "snaplen": opt.snaplen,
+                "all": opt.generic,
             },
         }
 
