@@ -66,7 +66,10 @@ class Output:
         tables = self._tables = (self.probe.processes, self.probe.fds) if self.sequence == 1 \
             else self.probe.tables(self._tables)
         self.writer = CaptureWriter(stream, path, self.max_size)
-        self._base, self._opened_at = self.probe.counters(), time.monotonic()
+        # The first file counts from the probe's load: what the ring lost while the
+        # snapshot was taken belongs to it (its first chunk has the events around it).
+        self._base = self.probe.counters() if self.sequence > 1 else {}
+        self._opened_at = time.monotonic()
         self.writer.header(info, *tables)
         self.writer.flush()
 

@@ -79,6 +79,7 @@ class Recorder:
     def __init__(self, options: RecordOptions):
         self.opt = options
         self._stop = False
+        self._finished = False
         self.summary = RecordSummary(options.output)
 
     def _request_stop(self, *_):
@@ -133,7 +134,11 @@ class Recorder:
                 sys.stderr.write("\n")
 
     def _finish(self, probe: Probe, output: Output, started: float) -> None:
-        """Close the last file and fill in the summary."""
+        """Close the last file and fill in the summary, once: a second call (the finally
+        after a clean finish) would read counters that have moved on since the file got
+        its own, and the summary would disagree with the file."""
+        if self._finished:
+            return
         s = self.summary
         counters = probe.counters()
         s.drops, s.sent = counters["drops"], counters["sent"]
@@ -142,6 +147,7 @@ class Recorder:
             output.close(counters)
         s.events, s.bytes = output.total_events, output.total_bytes
         s.files, s.removed = output.ring.files, output.ring.removed
+        self._finished = True
 
     def _loop(self, probe: Probe, child, output: Output, follow, started: float) -> None:
         opt = self.opt
