@@ -74,7 +74,8 @@ def live_probe(syscalls: tuple[str, ...], **config):
 @pytest.fixture(scope="session")
 def probe():
     """The default set (every syscall with a filler but the I/O ones), as `record`
-    records without options; tests/live/test_io.py loads its own for the rest."""
+    records without options. test_io.py and test_generic.py load their own, for a
+    module only: --io and --all record far more of the machine."""
     from scapula.schemas import events as schema
     with live_probe(schema.DEFAULT_SYSCALLS) as p:
         yield p
