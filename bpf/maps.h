@@ -6,8 +6,11 @@ BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
 
 /* Per-syscall fillers, indexed by syscall number. Filled by the loader with the
  * fillers of the syscalls being recorded and nothing else, so it is also the
- * "interesting" set: a tail call into an empty slot falls through at once. */
-BPF_PROG_ARRAY(fillers, 512);
+ * "interesting" set: a tail call into an empty slot falls through at once. With
+ * --all every slot has a program (the generic filler where no other fits) but
+ * exit's and exit_group's, which never reach sys_exit; numbers from FILLER_SLOTS
+ * up are not recorded (x86_64 has fewer syscalls). */
+BPF_PROG_ARRAY(fillers, FILLER_SLOTS);
 
 /* Where a filler builds its event before sending it: one per CPU, written and
  * read by the program that runs there. A plain array indexed by CPU rather than

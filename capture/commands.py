@@ -5,8 +5,8 @@ import sys
 
 import click
 
-from scapula.capture.program import (ProgramConfig, boot_epoch_ns, filler_names, resolve_offsets,
-                                      source, validate)
+from scapula.capture.program import (DEFAULT_SNAPLEN, MAX_PATH, ProgramConfig, boot_epoch_ns,
+                                      filler_names, resolve_offsets, source, validate)
 from scapula.capture.btf import BTF
 from scapula.capture.recorder import Recorder, RecordOptions
 from scapula.capture.rotation import RotationPolicy
@@ -56,18 +56,34 @@ def rotation_options(output: str, rotate_size, rotate_time, rotate_events, keep,
     return policy, limit
 
 
-def choose_syscalls(syscalls: str | None, all_: bool) -> tuple[str, ...]:
+def choose_syscalls(syscalls: str | None, all_: bool, io: bool = False) -> tuple[str, ...]:
+    """The syscalls with a filler to record: --all's, --syscalls' or the default set,
+    plus the I/O ones with --io."""
     recordable = filler_names()
     if all_:
         return tuple(sorted(recordable))
     if not syscalls:
-        return schema.DEFAULT_SYSCALLS
-    names = tuple(n.strip() for n in syscalls.split(",") if n.strip())
-    unknown = [n for n in names if n not in recordable]
-    if unknown:
-        raise UsageError(f"--syscalls: unknown or unsupported: {', '.join(unknown)} "
-                         f"(supported: {', '.join(sorted(recordable))})")
+        names = schema.DEFAULT_SYSCALLS
+    else:
+        names = tuple(n.strip() for n in syscalls.split(",") if n.strip())
+        unknown = [n for n in names if n not in recordable]
+        if unknown:
+            raise UsageError(f"--syscalls: unknown or unsupported: {', '.join(unknown)} "
+                             f"(supported: {', '.join(sorted(recordable))})")
+    if io:
+        names += tuple(n for n in schema.IO_SYSCALLS if n not in names)
     return names
+
+
+def parse_snaplen(text: str) -> int:
+    """--snaplen: a whole number of bytes the kernel side can copy (0 to MAX_PATH)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= MAX_PATH:
+        raise UsageError(f"record: --snaplen {text}: must be a whole number from 0 to {MAX_PATH}")
+    return value
 
 
 @click.command(context_settings={"ignore_unknown_options": False})
@@ -76,8 +92,15 @@ def choose_syscalls(syscalls: str | None, all_: bool) -> tuple[str, ...]:
               help="Stop after this long.")
 @click.option("--count", type=click.IntRange(min=1), metavar="N", help="Stop after N events.")
 @click.option("--follow", is_flag=True, help="With a COMMAND: keep only its process tree.")
-@click.option("--syscalls", metavar="LIST", help="Comma-separated syscalls to record (default: all supported).")
-@click.option("--all", "all_", is_flag=True, help="Record every syscall scapula supports.")
+@click.option("--syscalls", metavar="LIST",
+              help="Comma-separated syscalls to record (default: all supported but the I/O ones).")
+@click.option("--io", is_flag=True,
+              help="Also record read, write, pread64, pwrite64, readv and writev, with their data.")
+@click.option("--snaplen", default=str(DEFAULT_SNAPLEN), show_default=True, metavar="N",
+              help=f"Bytes of read/write data kept per call, 0 to {MAX_PATH}.")
+@click.option("--all", "all_", is_flag=True,
+              help="Record every syscall: its own event where scapula has one (I/O included), "
+                   "else a generic event with its number and result.")
 @click.option("--buffer-size", default="8M", show_default=True, metavar="SIZE",
               help="Ring buffer size, a power of two (8M, 512K...).")
 @click.option("--rotate-size", metavar="SIZE", help="Start a new file when this one reaches SIZE (10M, 1G...).")
@@ -89,8 +112,8 @@ def choose_syscalls(syscalls: str | None, all_: bool) -> tuple[str, ...]:
 @click.option("--print-bpf", is_flag=True, help="Print the C program BCC would compile, and exit.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @clean_errors
-def record(output, duration, count, follow, syscalls, all_, buffer_size, rotate_size, rotate_time,
-           rotate_events, keep, max_size, print_bpf, command):
+def record(output, duration, count, follow, syscalls, io, snaplen, all_, buffer_size, rotate_size,
+           rotate_time, rotate_events, keep, max_size, print_bpf, command):
     """Record the host (or COMMAND and what it starts) into a capture file.
 
     With --rotate-size/--rotate-time/--rotate-events the recording goes to a series of
@@ -103,10 +126,11 @@ def record(output, duration, count, follow, syscalls, all_, buffer_size, rotate_
       scapula record -w host.scapula --duration 10
       scapula record -w build.scapula --follow -- make -j2
       scapula record -w host.scapula --rotate-size 100M --keep 5
+      scapula record -w web.scapula --io --snaplen 256 --follow -- curl -s example.org
     """
-    names = choose_syscalls(syscalls, all_)
+    names = choose_syscalls(syscalls, all_, io)
     config = ProgramConfig(syscalls=names, buffer_size=parse_size(buffer_size),
-                           self_tgid=os.getpid())
+                           self_tgid=os.getpid(), snaplen=parse_snaplen(snaplen), generic=all_)
     validate(config)
     if print_bpf:
         click.echo(source(config, resolve_offsets(BTF.load()), boot_epoch_ns()))
@@ -124,7 +148,7 @@ def record(output, duration, count, follow, syscalls, all_, buffer_size, rotate_
     if os.geteuid() != 0:
         raise UsageError("record: needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs")
     options = RecordOptions(output=output, syscalls=names, buffer_size=config.buffer_size,
-                            duration=duration,
+                            snaplen=config.snaplen, generic=config.generic, duration=duration,
                             count=count, command=tuple(command), follow=follow,
                             status=sys.stderr.isatty(), rotation=rotation, max_size=limit)
     summary = Recorder(options).run()

@@ -66,10 +66,9 @@ class Output:
         tables = self._tables = (self.probe.processes, self.probe.fds) if self.sequence == 1 \
             else self.probe.tables(self._tables)
         self.writer = CaptureWriter(stream, path, self.max_size)
-        # The first file counts from the probe's start: what was lost while the
-        # snapshot was read belongs to it (its events would have been in it).
-        now = self.probe.counters()
-        self._base = _zeroed(now) if self.sequence == 1 else now
+        # The first file counts from the probe's load: what the ring lost while the
+        # snapshot was taken belongs to it (its first chunk has the events around it).
+        self._base = self.probe.counters() if self.sequence > 1 else {}
         self._opened_at = time.monotonic()
         self.writer.header(info, *tables)
         self.writer.flush()
@@ -152,11 +151,6 @@ class Output:
         self.events += self.writer.events
         self.bytes += self.writer.offset
         self.writer = _Closed(self.writer.name)
-
-
-def _zeroed(counters: dict) -> dict:
-    return {k: [0] * len(v) if isinstance(v, list) else 0 if isinstance(v, int) else v
-            for k, v in counters.items()}
 
 
 class _Closed:

@@ -21,6 +21,9 @@ SCRATCH_SIZE = 65536  # an event's most bytes; variable parameters start in its 
 MAX_PATH = 4096
 MAX_ARGS = 32
 OUTPUT_RETRIES = 8  # further tries of a failed ring output before it counts as a drop
+FILLER_SLOTS = 512  # syscall numbers the fillers table covers (x86_64 stops below 470)
+DEFAULT_SNAPLEN = 80  # bytes of I/O data kept per call, as sysdig does
+GENERIC_FILLER = "generic_syscall_x"
 
 # Struct members the programs read, as (constant, struct, member). A tuple of
 # members names the spellings kernels have used (the first found wins).
@@ -111,7 +114,8 @@ BTF_COUNTS = (
 
 # Source files in the order BCC must see them.
 SOURCES = ("maps.h", "helpers.h", "writer.h", "facts.h", "dispatcher.c", "sched.c",
-           "fillers/process.c", "fillers/file.c", "fillers/net.c", "fillers/priv.c")
+           "fillers/process.c", "fillers/file.c", "fillers/net.c", "fillers/priv.c",
+           "fillers/io.c", "fillers/generic.c")
 
 SCHED_TRACEPOINTS = ("sched_process_fork", "sched_process_exec", "sched_process_exit")
 
@@ -121,6 +125,8 @@ class ProgramConfig:
     syscalls: tuple[str, ...]           # names of the syscalls to record
     buffer_size: int = 8 << 20          # ring buffer bytes, a power of two
     self_tgid: int = 0                  # never record this process
+    snaplen: int = DEFAULT_SNAPLEN      # bytes of I/O data kept per call
+    generic: bool = False               # every other syscall as the generic event (--all)
 
 
 def possible_cpus() -> int:
@@ -263,6 +269,8 @@ def prelude(config: ProgramConfig, offsets: dict[str, int], boot_ns: int) -> str
         f"#define MAX_PATH {MAX_PATH}",
         f"#define MAX_ARGS {MAX_ARGS}",
         f"#define OUTPUT_RETRIES {OUTPUT_RETRIES}",
+        f"#define FILLER_SLOTS {FILLER_SLOTS}",
+        f"#define SNAPLEN {config.snaplen}",
         f"#define SELF_TGID {config.self_tgid}",
         f"#define BOOT_EPOCH_NS {boot_ns}ULL",
         f"#define RECORD_EXEC {int(record_exec)}",
@@ -297,11 +305,20 @@ def validate(config: ProgramConfig) -> None:
     page = os.sysconf("SC_PAGE_SIZE")
     if size < page or size & (size - 1):
         raise UsageError(f"--buffer-size {size}: must be a power of two of at least {page}")
+    if not 0 <= config.snaplen <= MAX_PATH:
+        raise UsageError(f"--snaplen {config.snaplen}: must be 0 to {MAX_PATH}")
     have = filler_names()
     unknown = [n for n in config.syscalls if n not in have]
     if unknown:
         raise UsageError(f"no filler for syscall(s) {', '.join(unknown)}; "
                          f"recordable: {', '.join(sorted(have))}")
+
+
+def generic_slots(taken: set[int]) -> list[int]:
+    """Syscall numbers the generic filler gets: all without a filler of their own,
+    but exit and exit_group (they never return; procexit stands for them)."""
+    return [nr for nr in range(FILLER_SLOTS)
+            if nr not in taken and nr not in schema.EXIT_SYSCALLS.values()]
 
 
 class Program:
@@ -336,10 +353,18 @@ class Program:
         except Exception as e:
             raise KernelError(f"BCC could not compile or load the program: {e}") from None
         table = self.bpf["fillers"]
+        taken = set()
         for name in self.config.syscalls:
             nr = schema.BY_NAME[name].syscall
             fn = self.bpf.load_func(f"sys_{name}_x", BPF.RAW_TRACEPOINT)
             table[ctypes.c_int(nr)] = ctypes.c_int(fn.fd)
+            taken.add(nr)
+        if self.config.generic:
+            # one program in every other slot, numbers no kernel uses yet included:
+            # a call to one of those (ENOSYS) is worth seeing too
+            fn = self.bpf.load_func(GENERIC_FILLER, BPF.RAW_TRACEPOINT)
+            for nr in generic_slots(taken):
+                table[ctypes.c_int(nr)] = ctypes.c_int(fn.fd)
         # BCC attaches RAW_TRACEPOINT_PROBE functions itself when it loads the text.
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from scapula import __version__
 from scapula.capture.decoder import PID, TYPE, row_columns
 from scapula.capture.probe import Probe
 from scapula.console import warn
-from scapula.capture.program import MAX_PATH, ProgramConfig, absent_params
+from scapula.capture.program import DEFAULT_SNAPLEN, MAX_PATH, ProgramConfig, absent_params
 from scapula.capture.output import CHUNK_EVENTS, Output
 from scapula.capture.rotation import RotationPolicy
 from scapula.capture.writer import SizeLimit, WriteError
@@ -26,6 +26,8 @@ class RecordOptions:
     output: str
     syscalls: tuple[str, ...] = schema.DEFAULT_SYSCALLS
     buffer_size: int = 8 << 20
+    snaplen: int = DEFAULT_SNAPLEN  # bytes of I/O data kept per call
+    generic: bool = False           # every other syscall as the generic event (--all)
     duration: float | None = None
     count: int | None = None
     command: tuple[str, ...] = ()
@@ -42,7 +44,7 @@ class RecordSummary:
     drops: list[int] = field(default_factory=list)
     sent: list[int] = field(default_factory=list)
     bytes: int = 0
-    seconds: float | None = None  # set when the recording is finished
+    seconds: float = 0.0
     command_status: int | None = None
     files: list[str] = field(default_factory=list)    # rotated files still on disk
     removed: list[str] = field(default_factory=list)  # rotated files --keep removed
@@ -77,6 +79,7 @@ class Recorder:
     def __init__(self, options: RecordOptions):
         self.opt = options
         self._stop = False
+        self._finished = False
         self.summary = RecordSummary(options.output)
 
     def _request_stop(self, *_):
@@ -89,7 +92,7 @@ class Recorder:
         out.prepare()
         child = HeldCommand(opt.command) if opt.command else None
         config = ProgramConfig(syscalls=opt.syscalls, buffer_size=opt.buffer_size,
-                               self_tgid=os.getpid())
+                               self_tgid=os.getpid(), snaplen=opt.snaplen, generic=opt.generic)
         old = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             with Probe(config) as probe:
@@ -131,11 +134,12 @@ class Recorder:
                 sys.stderr.write("\n")
 
     def _finish(self, probe: Probe, output: Output, started: float) -> None:
-        """Close the last file and fill in the summary, once: the counters keep moving
-        while the probe is attached, and the summary must say what the file says."""
-        s = self.summary
-        if not output.open_file and s.seconds is not None:
+        """Close the last file and fill in the summary, once: a second call (the finally
+        after a clean finish) would read counters that have moved on since the file got
+        its own, and the summary would disagree with the file."""
+        if self._finished:
             return
+        s = self.summary
         counters = probe.counters()
         s.drops, s.sent = counters["drops"], counters["sent"]
         s.seconds = time.monotonic() - started
@@ -143,6 +147,7 @@ class Recorder:
             output.close(counters)
         s.events, s.bytes = output.total_events, output.total_bytes
         s.files, s.removed = output.ring.files, output.ring.removed
+        self._finished = True
 
     def _loop(self, probe: Probe, child, output: Output, follow, started: float) -> None:
         opt = self.opt
@@ -215,6 +220,8 @@ class Recorder:
                 "command": list(opt.command),
                 "follow": opt.follow,
                 "max_path": MAX_PATH,
+                "snaplen": opt.snaplen,
+                "all": opt.generic,
             },
         }
 

@@ -46,8 +46,13 @@ def info(file, as_json):
     retried = f"; {sum(s['retries'])} outputs needed a second try" if sum(s["retries"]) else ""
     click.echo(f"dropped   {s['dropped']}  ({drops or 'no counts recorded'}{retried})")
     click.echo(f"snapshot  {s['processes']} processes, {s['fds']} open fds")
-    syscalls = s["config"].get("syscalls", [])
-    click.echo(f"recorded  {len(syscalls)} syscalls, buffer {s['config'].get('buffer_size')} bytes")
+    config = s["config"]
+    syscalls = config.get("syscalls", [])
+    every = " and every other as a generic event" if config.get("all") else ""
+    io = [n for n in syscalls if n in schema.IO_SYSCALLS]
+    snap = f", I/O data up to {config['snaplen']} bytes" if io and "snaplen" in config else ""
+    click.echo(f"recorded  {len(syscalls)} syscalls{every}{snap}, buffer "
+               f"{config.get('buffer_size')} bytes")
     if s["counts"]:
         click.echo("per type:")
         for name, n in s["counts"].items():
@@ -60,7 +65,7 @@ TEXT_OMITS = {"envp"}
 
 def event_line(num: int, ev) -> str:
     parts = [str(num), clock(ev.ts), str(ev.cpu), f"{text(ev.comm)} ({ev.tid})", ev.name]
-    if ev.etype.syscall is not None:
+    if ev.etype.returns:
         parts.append(f"res={ev.res}" + (f" {ev.errno}" if ev.errno else ""))
     for p in ev.etype.params:
         if p.derived or p.name in TEXT_OMITS:
@@ -71,6 +76,8 @@ def event_line(num: int, ev) -> str:
             resolved = ev.param(absolute.name)
             if resolved is not None and resolved != ev.param(p.name):
                 value += f"({text(resolved)})"
+        if p.name == "nr" and ev.syscall_name:
+            value += f"({ev.syscall_name})"
         parts.append(f"{p.name}={value}")
     return " ".join(parts)
 

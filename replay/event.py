@@ -3,6 +3,7 @@ from scapula.capture.decoder import split_argv
 from scapula.schemas import events as schema
 from scapula.schemas import format as fmt
 from scapula.schemas import sockaddr
+from scapula.schemas import syscalls
 from scapula.schemas.flags import errno_name, flags_text, mode_text, tty_text
 
 AT_FDCWD = -100
@@ -77,7 +78,14 @@ class Event:
 
     @property
     def errno(self) -> str | None:
-        return errno_name(self.res) if self.etype.syscall is not None else None
+        return errno_name(self.res) if self.etype.returns else None
+
+    @property
+    def syscall_name(self) -> str | None:
+        """The generic event's syscall, by name (None for a number the table lacks)."""
+        if self.etype.category != "generic":
+            return None
+        return syscalls.name(self.param("nr"))
 
     def param(self, name: str):
         """A parameter's value: int, bytes, list of bytes (argv) or None."""
@@ -119,6 +127,8 @@ class Event:
             d[p.name] = sockaddr.decode(value) if p.kind == "sockaddr" else _jsonable(value)
             if p.kind == "flags" and value is not None:
                 d[f"{p.name}_names"] = flags_text(p.table, value)
+        if self.etype.category == "generic":
+            d["syscall"] = self.syscall_name
         return d
 
 
@@ -150,6 +160,18 @@ def render_value(p: schema.Param, value) -> str:
         return sockaddr.text(value)
     if p.kind == "tty":
         return tty_text(value)
+    if p.kind == "buf":
+        return escaped(value)
     if isinstance(value, bytes):
         return text(value)
     return str(value)
+
+
+# Bytes of a data buffer that print as themselves; the rest are escaped.
+_BYTE_TEXT = {c: chr(c) for c in range(0x20, 0x7F)} | {
+    ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+
+
+def escaped(data: bytes) -> str:
+    """A data buffer as one quoted line: printable ASCII as is, \\n \\r \\t, the rest \\xNN."""
+    return '"' + "".join(_BYTE_TEXT.get(c) or f"\\x{c:02x}" for c in data) + '"'

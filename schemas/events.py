@@ -40,6 +40,7 @@ VAR_KINDS = {
     "str": "bytes",    # a string that is not a path (memfd name, ...)
     "argv": "bytes",   # NUL-separated list, decoded to a list of bytes
     "sockaddr": "bytes",  # a raw struct sockaddr (at most 128 bytes), see schemas/sockaddr.py
+    "buf": "bytes",    # raw bytes of a data buffer, cut at the recording's snaplen
 }
 DERIVED_KINDS = {"abspath", "container"}
 
@@ -68,11 +69,16 @@ class Param:
 class EventType:
     id: int
     name: str
-    category: str               # file, process, lifecycle, net, priv, kernel
+    category: str               # file, process, lifecycle, net, priv, kernel, io, generic
     params: tuple[Param, ...]
     syscall: int | None = None  # x86_64 syscall number, None for tracepoint events
     res: str = "res"            # what the result means (fd, tid, ...)
     desc: str = ""
+
+    @property
+    def returns(self) -> bool:
+        """Whether the header's res is a syscall's result (-errno on failure)."""
+        return self.syscall is not None or self.category == "generic"
 
     @property
     def scalars(self) -> tuple[Param, ...]:
@@ -112,6 +118,12 @@ _OWNER = P("owner", "uid", desc="new owner, -1 unchanged")
 _GROUP = P("group", "gid", desc="new group, -1 unchanged")
 _PEER = P("addr", "sockaddr", desc="the peer as written to user memory at exit; None when not "
           "asked for or on failure")
+
+_SIZE = P("size", "uint", desc="the byte count the caller asked for")
+_POS = P("pos", "int", desc="the file offset")
+_IOVCNT = P("iovcnt", "uint", desc="iovec entries, as the kernel read the register")
+_DATA_IN = P("data", "buf", desc="the first bytes read (at most snaplen); None on failure")
+_DATA_OUT = P("data", "buf", desc="the first bytes written (at most snaplen); None on failure")
 
 # What procfork and procexec tell of a process, read from the kernel (bpf/facts.h).
 # A fact this kernel's BTF cannot give is None (the file's header lists them).
@@ -312,6 +324,20 @@ EVENTS: tuple[EventType, ...] = (
         P("entries", "uint"),
         P("flags", "flags", "io_uring_setup", desc="from the io_uring_params struct")),
         syscall=425, res="fd"),
+    # --- io: off by default (record --io or --all); data is cut at --snaplen ----------
+    # The data is what the call moved: min(res, snaplen) bytes, None on failure.
+    EventType(77, "read", "io", (_FD, _SIZE, _DATA_IN), syscall=0, res="bytes"),
+    EventType(78, "write", "io", (_FD, _SIZE, _DATA_OUT), syscall=1, res="bytes"),
+    EventType(79, "pread64", "io", (_FD, _SIZE, _POS, _DATA_IN), syscall=17, res="bytes"),
+    EventType(80, "pwrite64", "io", (_FD, _SIZE, _POS, _DATA_OUT), syscall=18, res="bytes"),
+    EventType(81, "readv", "io", (_FD, _IOVCNT, _DATA_IN), syscall=19, res="bytes",
+              desc="data gathered across the first 16 iovecs"),
+    EventType(82, "writev", "io", (_FD, _IOVCNT, _DATA_OUT), syscall=20, res="bytes",
+              desc="data gathered across the first 16 iovecs"),
+    # --- generic: with --all, every syscall that has no event of its own ----------
+    EventType(83, "syscall", "generic", (
+        P("nr", "uint", desc="the x86_64 syscall number; its name is in schemas/syscalls.py"),),
+        desc="a syscall without a filler (record --all): its number and result only"),
 )
 
 BY_ID = {e.id: e for e in EVENTS}
@@ -321,8 +347,14 @@ BY_SYSCALL = {e.syscall: e for e in EVENTS if e.syscall is not None}
 # Syscalls that end a process: they never return, so procexit stands for them.
 EXIT_SYSCALLS = {"exit": 60, "exit_group": 231}
 
-# Recorded when no --syscalls/--all is given: everything in the table.
-DEFAULT_SYSCALLS = tuple(e.name for e in EVENTS if e.syscall is not None)
+# Recorded when no --syscalls/--all is given: every syscall in the table but the I/O
+# ones (record --io adds them): reads and writes outnumber everything else.
+IO_SYSCALLS = tuple(e.name for e in EVENTS if e.category == "io")
+DEFAULT_SYSCALLS = tuple(e.name for e in EVENTS
+                         if e.syscall is not None and e.category != "io")
+
+# The event of a syscall with no filler of its own (record --all).
+GENERIC = BY_NAME["syscall"]
 
 
 def as_dict() -> dict:

@@ -1,5 +1,6 @@
 """Shared test fixtures. The live probe is loaded once per test session (BCC takes
 about a second to compile it) and every live test subscribes to it."""
+from contextlib import contextmanager
 import ctypes
 import json
 import os
@@ -56,16 +57,27 @@ def live():
         skip_or_fail(reason)
 
 
-@pytest.fixture(scope="session")
-def probe():
+@contextmanager
+def live_probe(syscalls: tuple[str, ...], **config):
+    """A loaded probe recording `syscalls` (and ProgramConfig's other fields from
+    `config`), or a skip (a failure in CI) where BPF cannot run."""
     reason = live_unavailable()
     if reason:
         skip_or_fail(reason)
     from scapula.capture.probe import Probe
-    from scapula.capture.program import ProgramConfig, filler_names
-    config = ProgramConfig(syscalls=tuple(sorted(filler_names())), buffer_size=16 << 20,
-                           self_tgid=os.getpid())
-    with Probe(config) as p:
+    from scapula.capture.program import ProgramConfig
+    with Probe(ProgramConfig(syscalls=syscalls, buffer_size=16 << 20, self_tgid=os.getpid(),
+                             **config)) as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def probe():
+    """The default set (every syscall with a filler but the I/O ones), as `record`
+    records without options. test_io.py and test_generic.py load their own, for a
+    module only: --io and --all record far more of the machine."""
+    from scapula.schemas import events as schema
+    with live_probe(schema.DEFAULT_SYSCALLS) as p:
         yield p
 
 
@@ -110,6 +122,11 @@ class Run:
 def run_child(probe, tmp_path):
     """run_child(fn) forks a child that calls fn() and exits with its return value
     (0 if None); returns a Run with everything that child tree did."""
+    return child_runner(probe, tmp_path)
+
+
+def child_runner(probe, tmp_path):
+    """run_child's function, on any probe."""
     from scapula.capture.decoder import TID, TYPE
     from scapula.capture.recorder import ProcessTree
     from scapula.capture.writer import CaptureWriter, open_output

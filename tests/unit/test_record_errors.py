@@ -21,12 +21,22 @@ def record(*args):
     (["-w", "x", "--count", "0"], 2, "--count"),
     (["-w", "x", "--follow"], 2, "--follow needs a COMMAND"),
     (["-w", "x", "--", "/no/such/command"], 2, "/no/such/command: command not found"),
+    (["-w", "x", "--io", "--snaplen", "4097"], 2, "--snaplen 4097: must be a whole number from 0"),
+    (["-w", "x", "--snaplen", "-1"], 2, "--snaplen -1: must be a whole number from 0 to 4096"),
+    (["-w", "x", "--snaplen", "lots"], 2, "--snaplen lots: must be a whole number"),
 ])
 def test_bad_options(tmp_path, args, code, message):
     r = record(*[tmp_path / a if a == "x" else a for a in args])
     assert r.returncode == code, r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("value", ["-1", "4097", "80.5"])
+def test_bad_snaplen_is_one_line(tmp_path, value):
+    r = record("-w", tmp_path / "x", "--all", "--snaplen", value, "--duration", "1")
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == f"scapula: record: --snaplen {value}: must be a whole number from 0 to 4096\n"
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="record checks for root before the output")

@@ -53,6 +53,12 @@ def test_filler_documents_every_parameter_in_table_order(evt):
     assert documented_params(body) == expected
 
 
+def test_generic_filler_documents_its_parameter():
+    text = resources.files("scapula.bpf").joinpath("fillers/generic.c").read_text()
+    body = re.search(r"^int generic_syscall_x\(.*?\n}\n", text, re.M | re.S).group(0)
+    assert documented_params(body) == [p.name for p in schema.GENERIC.params]
+
+
 def test_ids_names_and_syscall_numbers_are_unique():
     for attr in ("id", "name", "syscall"):
         values = [getattr(e, attr) for e in schema.EVENTS if getattr(e, attr) is not None]
