@@ -7,8 +7,9 @@ rotates each round so none always goes first), and medians are reported:
   floor    the cheapest possible hook: empty raw tracepoints on sys_enter and sys_exit
   scapula  `scapula record` with its default syscall set, writing to a temp file
 
-The workload (bench/syscalls.c) times getppid, which scapula does not record, and
-open+close, which it does. The figure that matters is scapula's added cost on a
+The workload (bench/syscalls.c) times getppid, which scapula does not record,
+open+close, which it does, and fork+exec+wait of /bin/true, where the process facts
+(paths walked in the kernel, cgroup, capabilities) are read. The figure that matters is scapula's added cost on a
 syscall it does not record divided by the floor's: that is what every process on a
 traced host pays, and the floor is what any raw-tracepoint tracer pays.
 
@@ -101,8 +102,10 @@ def clean_run(fn, expected: int, tries: int = 60):
     return fn()
 
 
-def run_workload(exe: Path, target: Path, n_ppid: int, n_open: int) -> dict[str, float]:
-    out = subprocess.run([str(exe), str(n_ppid), str(n_open), str(target)],
+def run_workload(exe: Path, target: Path, n_ppid: int, n_open: int,
+                 n_spawn: int = 0) -> dict[str, float]:
+    extra = [str(n_spawn)] if n_spawn else []
+    out = subprocess.run([str(exe), str(n_ppid), str(n_open), str(target), *extra],
                          check=True, capture_output=True, text=True).stdout
     return {k: float(v) for k, v in re.findall(r"^(\w+)_ns ([\d.]+)$", out, re.M)}
 
@@ -178,10 +181,12 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3, help="workload runs per configuration per round")
     ap.add_argument("--getppid", type=int, default=2_000_000)
     ap.add_argument("--openclose", type=int, default=200_000)
+    ap.add_argument("--spawn", type=int, default=500, help="fork+exec+wait of /bin/true")
     args = ap.parse_args()
     with workdir() as (tmp, exe, target):
         configs = [NoTracing(), Floor(), Scapula(tmp)]
-        samples = {c.name: {"getppid": [], "openclose": []} for c in configs}
+        keys = ("getppid", "openclose", "spawn")
+        samples = {c.name: {k: [] for k in keys} for c in configs}
         per_round = []   # (ratio on getppid, scapula ns per recorded event) for each round
         notes = []
         for r in range(args.rounds):
@@ -190,9 +195,9 @@ def main() -> None:
             for cfg in order:
                 with cfg:
                     runs = [clean_run(lambda: run_workload(exe, target, args.getppid,
-                                                           args.openclose), cfg.hooks)
+                                                           args.openclose, args.spawn), cfg.hooks)
                             for _ in range(args.reps)]
-                got = {k: med(run[k] for run in runs) for k in ("getppid", "openclose")}
+                got = {k: med(run[k] for run in runs) for k in keys}
                 this[cfg.name] = got
                 for k, v in got.items():
                     samples[cfg.name][k].append(v)
@@ -205,7 +210,8 @@ def main() -> None:
             print(f"round {r + 1}/{args.rounds}: getppid ns none {a['getppid']:.1f} "
                   f"floor {b['getppid']:.1f} scapula {c['getppid']:.1f} (ratio {ratio:.2f}); "
                   f"open+close ns none {a['openclose']:.0f} floor {b['openclose']:.0f} "
-                  f"scapula {c['openclose']:.0f}", flush=True)
+                  f"scapula {c['openclose']:.0f}; spawn us none {a['spawn'] / 1e3:.0f} "
+                  f"floor {b['spawn'] / 1e3:.0f} scapula {c['spawn'] / 1e3:.0f}", flush=True)
 
     m = {name: {k: med(v) for k, v in s.items()} for name, s in samples.items()}
     a, b, c = m["none"], m["floor"], m["scapula"]
@@ -218,14 +224,19 @@ def main() -> None:
           f"{scap_pp / floor_pp:.2f}x of medians, {med(x[0] for x in per_round):.2f}x median "
           f"of per-round ratios (target <= 1.3x)")
     print()
-    print(f"{'':10}{'getppid ns':>12}{'added':>10}{'open+close ns':>16}{'added':>10}")
+    print(f"{'':10}{'getppid ns':>12}{'added':>10}{'open+close ns':>16}{'added':>10}"
+          f"{'spawn us':>10}{'added':>8}")
     for name, row in m.items():
         print(f"{name:10}{row['getppid']:12.1f}{row['getppid'] - a['getppid']:10.1f}"
-              f"{row['openclose']:16.1f}{row['openclose'] - a['openclose']:10.1f}")
+              f"{row['openclose']:16.1f}{row['openclose'] - a['openclose']:10.1f}"
+              f"{row['spawn'] / 1e3:10.1f}{(row['spawn'] - a['spawn']) / 1e3:8.1f}")
     print()
     print(f"open+close (2 recorded events per pair): scapula adds {scap_oc:.0f} ns per pair, "
           f"{scap_oc / 2:.0f} ns per recorded event (median of rounds: "
           f"{med(x[1] for x in per_round):.0f}); the floor adds {floor_oc:.0f} ns per pair")
+    print(f"fork+exec+wait of /bin/true: scapula {c['spawn'] / a['spawn']:.3f}x of no tracing, "
+          f"floor {b['spawn'] / a['spawn']:.3f}x (events per spawn: clone, procfork, execve, "
+          "procexec, the loader's opens, procexit)")
     print(f"last recorder summary: {notes[-1] if notes else '-'}")
     if CONTAMINATED:
         print(f"warning: {len(CONTAMINATED)} samples ran while someone else's program was on "

@@ -1,8 +1,10 @@
 /* The workloads of the benches.
  *
- * `syscalls N_GETPPID N_OPENCLOSE FILE` (bench/syscall_overhead.py) times a syscall
- * scapula does not record (getppid, through syscall() so no libc cache can answer
- * it) and one pair it does (open + close of one file); prints ns per call for each.
+ * `syscalls N_GETPPID N_OPENCLOSE FILE [N_SPAWN]` (bench/syscall_overhead.py) times a
+ * syscall scapula does not record (getppid, through syscall() so no libc cache can
+ * answer it), one pair it does (open + close of one file), and optionally process
+ * creation (fork, exec of /bin/true, wait: where the process facts are read); prints
+ * ns per call (per spawn) for each.
  *
  * `syscalls storm EVENTS_PER_S SECONDS FILE` (bench/consumer.py) does open+close
  * (two recorded events) at a steady rate, 0 meaning as fast as it can; prints the
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,12 +56,29 @@ static int storm(double rate, double seconds, const char *path)
     return 0;
 }
 
+/* fork + exec /bin/true + wait, n times; ns per spawn, or -1 on a failure. */
+static double spawn(long n)
+{
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            execl("/bin/true", "true", (char *)NULL);
+            _exit(127);
+        }
+        int status;
+        if (pid < 0 || waitpid(pid, &status, 0) < 0 || status != 0)
+            return -1;
+    }
+    return n ? (now_ns() - t0) / n : 0.0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 5 && strcmp(argv[1], "storm") == 0)
         return storm(atof(argv[2]), atof(argv[3]), argv[4]);
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s N_GETPPID N_OPENCLOSE FILE\n", argv[0]);
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: %s N_GETPPID N_OPENCLOSE FILE [N_SPAWN]\n", argv[0]);
         return 2;
     }
     long n_ppid = atol(argv[1]), n_open = atol(argv[2]);
@@ -85,5 +105,13 @@ int main(int argc, char **argv)
 
     printf("getppid_ns %.2f\n", n_ppid ? (t1 - t0) / n_ppid : 0.0);
     printf("openclose_ns %.2f\n", n_open ? (t2 - t1) / n_open : 0.0);
+    if (argc == 5) {
+        double per = spawn(atol(argv[4]));
+        if (per < 0) {
+            fprintf(stderr, "spawn: /bin/true failed\n");
+            return 1;
+        }
+        printf("spawn_ns %.0f\n", per);
+    }
     return 0;
 }
