@@ -20,3 +20,8 @@ bench-consumer: setup
 
 bench-dispatcher: setup
 	@$(VENV)/python bench/dispatcher_variants.py
+
+# The script installs redis-server and redis-tools itself when they are missing.
+.PHONY: bench-redis
+bench-redis: setup
+	@$(VENV)/python bench/redis_throughput.py
