@@ -129,8 +129,12 @@ def record(output, duration, count, follow, syscalls, io, snaplen, all_, buffer_
       scapula record -w web.scapula --io --snaplen 256 --follow -- curl -s example.org
     """
     names = choose_syscalls(syscalls, all_, io)
+    # The default set leaves out the data path of connected sockets, as it leaves
+    # out read and write; asking for syscalls by name, --io or --all brings it in.
+    net_data = bool(syscalls or io or all_)
     config = ProgramConfig(syscalls=names, buffer_size=parse_size(buffer_size),
-                           self_tgid=os.getpid(), snaplen=parse_snaplen(snaplen), generic=all_)
+                           self_tgid=os.getpid(), snaplen=parse_snaplen(snaplen), generic=all_,
+                           net_data=net_data)
     validate(config)
     if print_bpf:
         click.echo(source(config, resolve_offsets(BTF.load()), boot_epoch_ns()))
@@ -148,7 +152,8 @@ def record(output, duration, count, follow, syscalls, io, snaplen, all_, buffer_
     if os.geteuid() != 0:
         raise UsageError("record: needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs")
     options = RecordOptions(output=output, syscalls=names, buffer_size=config.buffer_size,
-                            snaplen=config.snaplen, generic=config.generic, duration=duration,
+                            snaplen=config.snaplen, generic=config.generic,
+                            net_data=net_data, duration=duration,
                             count=count, command=tuple(command), follow=follow,
                             status=sys.stderr.isatty(), rotation=rotation, max_size=limit)
     summary = Recorder(options).run()

@@ -28,6 +28,7 @@ class RecordOptions:
     buffer_size: int = 8 << 20
     snaplen: int = DEFAULT_SNAPLEN  # bytes of I/O data kept per call
     generic: bool = False           # every other syscall as the generic event (--all)
+    net_data: bool = True           # see ProgramConfig.net_data
     duration: float | None = None
     count: int | None = None
     command: tuple[str, ...] = ()
@@ -92,7 +93,8 @@ class Recorder:
         out.prepare()
         child = HeldCommand(opt.command) if opt.command else None
         config = ProgramConfig(syscalls=opt.syscalls, buffer_size=opt.buffer_size,
-                               self_tgid=os.getpid(), snaplen=opt.snaplen, generic=opt.generic)
+                               self_tgid=os.getpid(), snaplen=opt.snaplen, generic=opt.generic,
+                               net_data=opt.net_data)
         old = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             with Probe(config) as probe:
@@ -222,6 +224,7 @@ class Recorder:
                 "max_path": MAX_PATH,
                 "snaplen": opt.snaplen,
                 "all": opt.generic,
+                "net_data": opt.net_data,
             },
         }
 

@@ -211,10 +211,23 @@ int sys_listen_x(struct bpf_raw_tracepoint_args *ctx)
     return 0;
 }
 
+/* The msg_name pointer of the user msghdr at `msg` (0 when none or unreadable). */
+static __always_inline u64 net__msgname_ptr(u64 msg)
+{
+    u64 name = 0;
+    if (msg)
+        bpf_probe_read_user(&name, sizeof(name), (const void *)msg);
+    return name;
+}
+
+/* The data path of a connected socket (no address given or asked for) says
+ * nothing connect/accept did not: like read and write, it is recorded only when
+ * asked for (RECORD_NET_DATA). An address is a peer, kept always (UDP). */
+
 /* sendto(fd, buf, size, flags, dest_addr, addrlen) */
 int sys_sendto_x(struct bpf_raw_tracepoint_args *ctx)
 {
-    FILLER_BEGIN(w, SENDTO);
+    FILLER_BEGIN_IF(w, SENDTO, RECORD_NET_DATA || ARG(4));
     /* Parameter 1: fd (fd) */
     writer__scalar(&w, FD(0));
     /* Parameter 2: size (uint) */
@@ -242,7 +255,7 @@ static __always_inline void net__msgname(struct evt_writer *w, const void *msg, 
 /* sendmsg(fd, struct user_msghdr *msg, flags) */
 int sys_sendmsg_x(struct bpf_raw_tracepoint_args *ctx)
 {
-    FILLER_BEGIN(w, SENDMSG);
+    FILLER_BEGIN_IF(w, SENDMSG, RECORD_NET_DATA || net__msgname_ptr(ARG(1)));
     /* Parameter 1: fd (fd) */
     writer__scalar(&w, FD(0));
     /* Parameter 2: flags (flags) */
@@ -256,7 +269,7 @@ int sys_sendmsg_x(struct bpf_raw_tracepoint_args *ctx)
 /* recvfrom(fd, buf, size, flags, src_addr, int *addrlen) */
 int sys_recvfrom_x(struct bpf_raw_tracepoint_args *ctx)
 {
-    FILLER_BEGIN(w, RECVFROM);
+    FILLER_BEGIN_IF(w, RECVFROM, RECORD_NET_DATA || ARG(4));
     /* Parameter 1: fd (fd) */
     writer__scalar(&w, FD(0));
     /* Parameter 2: size (uint) */
@@ -272,7 +285,7 @@ int sys_recvfrom_x(struct bpf_raw_tracepoint_args *ctx)
 /* recvmsg(fd, struct user_msghdr *msg, flags) */
 int sys_recvmsg_x(struct bpf_raw_tracepoint_args *ctx)
 {
-    FILLER_BEGIN(w, RECVMSG);
+    FILLER_BEGIN_IF(w, RECVMSG, RECORD_NET_DATA || net__msgname_ptr(ARG(1)));
     /* Parameter 1: fd (fd) */
     writer__scalar(&w, FD(0));
     /* Parameter 2: flags (flags) */

@@ -432,3 +432,46 @@ def test_tcp_ipv6_tuple(run_child):
     check(run, e, out[5], fd=s, addr=inet6("::1", cport), local=inet6("::1", port))
     assert e.as_dict()["local"] == {"family": "AF_INET6", "addr": "::1", "port": port,
                                     "flowinfo": 0, "scope_id": 0}
+
+
+# Run by `scapula record`'s command: a TCP exchange over a connected socket (send
+# and recv, no addresses), then a UDP datagram to an address and one read with the
+# sender's address asked for.
+NET_DATA_SCRIPT = """
+import socket
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen()
+cli = socket.create_connection(srv.getsockname()); conn, _ = srv.accept()
+cli.send(b"tcp-data"); conn.recv(100)
+u1 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u1.bind(("127.0.0.1", 0))
+u2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u2.sendto(b"udp-data", u1.getsockname()); u1.recvfrom(100)
+"""
+
+
+def _net_data_events(tmp_path, *options) -> dict:
+    import sys
+    from tests.conftest import scapula
+    from scapula.replay.reader import Capture
+    out = tmp_path / f"net{len(options)}.scapula"
+    r = scapula("record", "-w", out, *options, "--follow", "--", sys.executable, "-c",
+                NET_DATA_SCRIPT)
+    assert r.returncode == 0, r.stderr
+    with Capture(str(out)) as cap:
+        events = [e for e in cap.events() if e.name in ("sendto", "recvfrom")]
+        config = cap.header["config"]
+    return {"events": [(e.name, e.param("size"), e.param("addr") is not None) for e in events],
+            "config": config}
+
+
+def test_default_set_keeps_addressed_datagrams_not_the_connected_data_path(live, tmp_path):
+    got = _net_data_events(tmp_path)
+    # glibc's send/recv are sendto/recvfrom with no address: left out by default
+    assert got["events"] == [("sendto", 8, True), ("recvfrom", 100, True)]
+    assert got["config"]["net_data"] is False
+
+
+def test_io_brings_in_the_connected_data_path(live, tmp_path):
+    got = _net_data_events(tmp_path, "--io")
+    assert got["events"] == [("sendto", 8, False), ("recvfrom", 100, False),
+                             ("sendto", 8, True), ("recvfrom", 100, True)]
+    assert got["config"]["net_data"] is True
