@@ -39,6 +39,7 @@ class Fd:
     local: tuple | None = None    # (ip or unix path, port)
     remote: tuple | None = None
     connected: bool = False
+    role: str | None = None       # "client" (connected) or "server" (accepted): who is which end
 
     def tuple_name(self) -> bytes:
         """A socket's name as Falco writes it: lip:lport->rip:rport."""
@@ -226,7 +227,7 @@ def _fd_from_target(num: int, target: bytes) -> Fd:
 
 def _copy(fd: Fd) -> Fd:
     return Fd(fd.num, fd.typechar, fd.name, fd.cloexec, fd.l4proto, fd.local, fd.remote,
-              fd.connected)
+              fd.connected, fd.role)
 
 
 def _absolute(proc: Process, ev, path_param: str) -> bytes | None:
@@ -317,7 +318,7 @@ def _connect(s, ev, proc):
     if fd is None:
         fd = proc.fds[ev.param("fd")] = Fd(ev.param("fd"), "o", b"")
     _set_ends(fd, ev.param("local"), ev.param("addr"))
-    fd.connected = True
+    fd.connected, fd.role = True, "client"
 
 
 def _accept(s, ev, proc):
@@ -326,7 +327,7 @@ def _accept(s, ev, proc):
     listener = proc.fds.get(ev.param("fd"))
     fd = Fd(ev.res, listener.typechar if listener else "o", b"",
             bool((ev.param("flags") or 0) & O_CLOEXEC) if ev.name == "accept4" else False,
-            listener.l4proto if listener else None, connected=True)
+            listener.l4proto if listener else None, connected=True, role="server")
     _set_ends(fd, ev.param("local"), ev.param("addr"))
     s._add_fd(proc, fd)
 

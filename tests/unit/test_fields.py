@@ -1,0 +1,31 @@
+"""The field table: names, types and descriptions, and the names conditions use."""
+from pathlib import Path
+import re
+
+import pytest
+
+from scapula.replay.fields import FIELDS, lookup
+
+
+def test_every_field_has_a_type_a_description_and_an_extractor():
+    for f in FIELDS.values():
+        assert f.type and f.desc and callable(f.extract) and f.arg in ("none", "optional",
+                                                                          "required"), f.name
+
+
+def test_dotted_arguments_and_unknown_fields():
+    assert lookup("evt.arg.flags")[1] == "flags"
+    assert lookup("evt.rawarg.res")[1] == "res"
+    assert lookup("proc.env.HOME")[1] == "HOME"
+    assert lookup("proc.name")[1] is None
+    assert lookup("k8s.ns.name") is None and lookup("nonsense") is None
+
+
+def test_the_fields_the_upstream_rules_use(shared_dir):
+    """Every field the upstream rules name, less the Kubernetes ones (no such data
+    here: those rules load disabled), is in the table."""
+    text = "".join(p.read_text() for p in sorted((shared_dir / "corpus" / "rules").glob("*.yaml")))
+    used = set(re.findall(r"\b((?:evt|proc|thread|fd|user|group|container)\.[a-z0-9_.]+)", text))
+    used = {u.rstrip(".") for u in used} - {"user.log"}   # a log file's name in a list
+    missing = sorted(u for u in used if lookup(u) is None)
+    assert missing == [], missing
