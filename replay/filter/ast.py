@@ -17,29 +17,33 @@ class Pos:
 class Node:
     pos: Pos | None = field(default=None, compare=False, repr=False, kw_only=True)
 
-    def _freeze(self, name: str) -> None:
+    _sequences = ()     # the fields that hold several items
+
+    def __post_init__(self):
         # Hand-built trees may pass lists; equality and hashing need tuples.
-        value = getattr(self, name)
-        if not isinstance(value, tuple):
-            object.__setattr__(self, name, tuple(value))
+        for name in self._sequences:
+            value = getattr(self, name)
+            if not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+
+
+@dataclass(frozen=True, slots=True)
+class _Children(Node):
+    children: tuple[Node, ...]
+
+    _sequences = ("children",)
 
 
 # --- boolean structure ----------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
-class And(Node):
-    children: tuple[Node, ...]
-
-    def __post_init__(self):
-        self._freeze("children")
+class And(_Children):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
-class Or(Node):
-    children: tuple[Node, ...]
-
-    def __post_init__(self):
-        self._freeze("children")
+class Or(_Children):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +67,7 @@ class UnaryCheck(Node):
 class BinaryCheck(Node):
     left: Node           # Field or Transformer
     op: str              # '=', 'in', ... or an operator with a modifier: '== oneof'
-    right: Node          # Value, ListValue, Field-bearing Transformer
+    right: Node          # Value, ListValue or Transformer
 
 
 # --- operands -------------------------------------------------------------------
@@ -81,17 +85,12 @@ class Transformer(Node):
     values: tuple[Node, ...]
     arg: str | None = None
 
-    def __post_init__(self):
-        self._freeze("values")
+    _sequences = ("values",)
 
 
 @dataclass(frozen=True, slots=True)
-class TransformerList(Node):
+class TransformerList(_Children):
     """A parenthesised argument list inside a transformer: join("-", (a.b, c.d))."""
-    children: tuple[Node, ...]
-
-    def __post_init__(self):
-        self._freeze("children")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,5 +102,4 @@ class Value(Node):
 class ListValue(Node):
     values: tuple[str, ...]
 
-    def __post_init__(self):
-        self._freeze("values")
+    _sequences = ("values",)

@@ -26,7 +26,6 @@ Blanks may sit between most tokens; where libsinsp requires one (after 'and', 'o
 the nesting level libsinsp's depth guard would count at that point and fails past
 max_depth with libsinsp's message, so the limit bites at the same place.
 """
-from functools import partialmethod
 import re
 
 from .ast import (And, BinaryCheck, Field, Identifier, ListValue, Node, Not, Or,
@@ -91,7 +90,7 @@ class Parser(Scanner):
         if not self.text:
             self.fail("filter input string is empty")
         try:
-            node = self._or(1)
+            node = self._junction(1, "or")
         except RecursionError:
             # Only with a max_depth far beyond Falco's: fail as the guard would have.
             raise FilterSyntaxError(f"exceeded max depth limit of {self.max_depth}",
@@ -110,24 +109,22 @@ class Parser(Scanner):
         """Or and And: terms joined by `word`, flattened into one n-ary node."""
         self._guard(level)
         start = self.idx
-        term = self._and if word == "or" else self._not
+        deeper = word == "or"      # an Or's terms are Ands, an And's are Nots
         self.blank()
-        children = [term(level + 1)]
+        children = [self._junction(level + 1, "and") if deeper else self._not(level + 1)]
         self.blank()
         while self.take(word):
             if self.blank():
-                children.append(term(level + 1))
+                children.append(self._junction(level + 1, "and") if deeper
+                                else self._not(level + 1))
             elif self.take("("):
-                children.append(self._close(self._or(self._open(level + 1))))
+                children.append(self._close(self._junction(self._open(level + 1), "or")))
             else:
                 self.fail(f"expected blank or '(' after '{word}'")
             self.blank()
         if len(children) == 1:
             return children[0]
         return (Or if word == "or" else And)(tuple(children), pos=self.pos(start))
-
-    _or = partialmethod(_junction, word="or")
-    _and = partialmethod(_junction, word="and")
 
     def _open(self, level: int) -> int:
         """Group's start (after its '('): the level its Expr is parsed at."""
@@ -152,14 +149,14 @@ class Parser(Scanner):
             negate = not negate
         if self.take("not("):
             negate = not negate
-            child = self._close(self._or(self._open(level + 1)))
+            child = self._close(self._junction(self._open(level + 1), "or"))
         else:
             # Check
             self._guard(level + 1)
             pos = self.pos()
             self.blank()
             if self.take("("):
-                child = self._close(self._or(self._open(level + 2)))
+                child = self._close(self._junction(self._open(level + 2), "or"))
             elif (child := self._field_check(level + 2, pos)) is None:
                 if not self.take_re(IDENTIFIER):
                     self.fail(E_CHECK)
