@@ -3,6 +3,7 @@ token at a time, with libsinsp's token shapes and its habit of remembering the l
 token taken (error messages quote it)."""
 from bisect import bisect_left
 import re
+from typing import NoReturn
 
 from .ast import Pos
 from .errors import FilterSyntaxError
@@ -41,7 +42,7 @@ class Scanner:
         col = idx - self._breaks[before - 1] if before else idx + 1
         return Pos(idx, before + 1, col)
 
-    def fail(self, message: str):
+    def fail(self, message: str) -> NoReturn:
         raise FilterSyntaxError(message, self.pos())
 
     def blank(self) -> bool:

@@ -12,14 +12,18 @@ its error messages and positions, and its depth limit.
                       | StrOp Blank+ Modifier Blank+ (List | ListName)
                       | StrOp (Transformer | QuotedStr | BareStr)
                       | ListOp (List | Transformer | Identifier)
-    Field           ::= FieldName ('[' (QuotedStr | FieldArgBareStr) ']')?
-    Transformer     ::= 'val(' FieldName FieldArg? ')' | FieldTransformer
-    FieldTransformer::= TransformerName '(' Arg (',' Arg)* ')' ('[' FieldArg ']')?
+    Modifier        ::= 'oneof' | 'anyof' | 'allof'
+    ListName        ::= Identifier, but not 'and' or 'or'
+    List            ::= '(' ((QuotedStr | BareStr) (',' (QuotedStr | BareStr))*)? ')'
+    Field           ::= FieldName FieldArg?
+    FieldArg        ::= '[' (QuotedStr | FieldArgBareStr) ']'
+    Transformer     ::= 'val(' Field ')' | FieldTransformer
+    FieldTransformer::= TransformerName '(' Arg (',' Arg)* ')' FieldArg?
     Arg             ::= Number | QuotedStr | '(' (ListArg (',' ListArg)*)? ')'
                       | FieldTransformer | Field
     ListArg         ::= Field | FieldTransformer | QuotedStr | Number
-    List            ::= '(' (StrValue (',' StrValue)*)? ')'
-    Modifier        ::= 'oneof' | 'anyof' | 'allof'
+
+Number is HexNumber or a decimal one; the token shapes are in lexer.py.
 
 Blanks may sit between most tokens; where libsinsp requires one (after 'and', 'or',
 'not', the word operators and a modifier) the grammar says so. Every production takes
@@ -63,7 +67,7 @@ E_STRING = "expected a string value or a field with a valid transformer: " + ALL
 E_LIST = ("expected a list, an identifier, or a field with a valid transformer: "
           + ALL_TRANSFORMERS)
 E_CHECK = "expected a '(' token, a field check, or an identifier"
-E_CLOSE_GROUP = "expected a ')' token"
+E_CLOSE = "expected a ')' token"
 E_CLOSE_TRANSFORMER = "expected a ')' token closing the transformer"
 E_FIELD_ARG = "expected a valid field argument: a quoted string or a bare string"
 E_TRANSFORMER_ARG = ("expected field transformer argument: "
@@ -124,7 +128,7 @@ class Parser(Scanner):
             self.blank()
         if len(children) == 1:
             return children[0]
-        return (Or if word == "or" else And)(tuple(children), pos=self.pos(start))
+        return (Or if deeper else And)(tuple(children), pos=self.pos(start))
 
     def _open(self, level: int) -> int:
         """Group's start (after its '('): the level its Expr is parsed at."""
@@ -136,7 +140,7 @@ class Parser(Scanner):
         """Group's end: the ')' after its Expr."""
         self.blank()
         if not self.take(")"):
-            self.fail(E_CLOSE_GROUP)
+            self.fail(E_CLOSE)
         return child
 
     def _not(self, level: int) -> Node:
@@ -186,12 +190,11 @@ class Parser(Scanner):
             op, right = self.last, self._num_value(level + 1)
         elif self.take_re(_STR_OP):
             op = self.last
-            right = self._modified_list(level + 1)
-            if right is None:
-                right = self._str_value(level + 1)
+            if modified := self._modified_list(level + 1):
+                modifier, right = modified
+                op = f"{op} {modifier}"
             else:
-                op = f"{op} {right[0]}"
-                right = right[1]
+                right = self._str_value(level + 1)
         elif self.take_re(_LIST_OP):
             op, right = self.last, self._list_value(level + 1)
         else:
@@ -205,14 +208,14 @@ class Parser(Scanner):
         libsinsp's tests pin: blanks around the modifier are required ('==oneof' and
         'oneof(' are plain values), the words are lower case, and 'oneof and ...' or a
         modifier at the end is the plain value 'oneof'."""
-        mark = self.idx
-        if self.blank() and self.take_re(_MODIFIER):
-            modifier = self.last.rstrip(" \t\b\r\n")
+        mark, last = self.idx, self.last
+        if self.blank() and (m := _MODIFIER.match(self.text, self.idx)):
+            self.idx, self.last = m.end(), m.group()
             name = IDENTIFIER.match(self.text, self.idx)
             if self.text.startswith("(", self.idx) or (
                     name and name.group() not in ("and", "or")):
-                return modifier, self._list_value(level)
-        self.idx = mark
+                return m.group(1), self._list_value(level)
+        self.idx, self.last = mark, last
         return None
 
     # --- right-hand values ------------------------------------------------------------
@@ -250,8 +253,8 @@ class Parser(Scanner):
         self.fail(E_LIST)
 
     def _list(self, level: int, pos) -> ListValue:
-        """List, after its '('. libsinsp reads a bad first item as an empty list and
-        then wants ')' ("(,)" fails on ',' wanting ')'); later items must be good."""
+        """List, after its '('. libsinsp takes a list whose first item is bad for an
+        empty one, so "(,)" fails at the comma wanting a ')'; later items must be good."""
         self.blank()
         values = []
         try:
@@ -264,7 +267,7 @@ class Parser(Scanner):
                 values.append(self._str_value(level, transformers=False).value)
                 self.blank()
         if not self.take(")"):
-            self.fail(E_CLOSE_GROUP)
+            self.fail(E_CLOSE)
         return ListValue(tuple(values), pos=pos)
 
     # --- fields and transformers --------------------------------------------------------
