@@ -1,0 +1,174 @@
+"""What a condition tree tells before any event is seen: the event types it can
+match, the fields it reads, and the values that look like mistakes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import re
+
+from scapula.replay.filter import ast
+from scapula.replay.filter.parser import TRANSFORMERS
+
+# Falco's deprecated fields: enter events are gone, so these are meaningless now.
+DEPRECATED_FIELDS = ("evt.dir", "evt.latency", "evt.latency.s", "evt.latency.ns",
+                     "evt.latency.human", "evt.wait_latency")
+_FIELD_LIKE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z][a-zA-Z0-9_]*)+(?:\[[^\]]*\])?")
+_TRANSFORMER_LIKE = re.compile(r"(?:%s)\(.*\)" % "|".join(("val",) + TRANSFORMERS))
+
+
+# --- event types --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EventTypes:
+    """A set of event-type names, or (negated) every type but those names."""
+    names: frozenset[str] = frozenset()
+    negated: bool = False
+
+    def __and__(self, other: EventTypes) -> EventTypes:
+        if self.negated and other.negated:
+            return EventTypes(self.names | other.names, True)
+        if self.negated:
+            return EventTypes(other.names - self.names)
+        if other.negated:
+            return EventTypes(self.names - other.names)
+        return EventTypes(self.names & other.names)
+
+    def __or__(self, other: EventTypes) -> EventTypes:
+        return ~(~self & ~other)
+
+    def __invert__(self) -> EventTypes:
+        return EventTypes(self.names, not self.negated)
+
+    @property
+    def is_all(self) -> bool:
+        """Too many to index by: every type but a few."""
+        return self.negated
+
+
+ALL = EventTypes(negated=True)
+NONE = EventTypes()
+
+
+def event_types(node: ast.Node) -> EventTypes:
+    """The event types for which the condition can be true."""
+    return _may(node)[0]
+
+
+def _may(node) -> tuple[EventTypes, EventTypes]:
+    """(types where it may be true, types where it may be false): tracking both is
+    what makes `not proc.name = x` match every type rather than none."""
+    kind = type(node)
+    if kind is ast.And or kind is ast.Or:
+        pairs = [_may(c) for c in node.children]
+        true, false = pairs[0]
+        for t, f in pairs[1:]:
+            true, false = (true & t, false | f) if kind is ast.And else (true | t, false & f)
+        return true, false
+    if kind is ast.Not:
+        true, false = _may(node.child)
+        return false, true
+    if kind is ast.BinaryCheck:
+        exact = _evt_type_check(node)
+        if exact is not None:
+            return exact, ~exact
+        if _is_never_true(node):
+            return NONE, ALL
+    return ALL, ALL
+
+
+def _evt_type_check(node: ast.BinaryCheck) -> EventTypes | None:
+    left, right = node.left, node.right
+    if type(left) is not ast.Field or left.name != "evt.type" or left.arg is not None:
+        return None
+    if node.op in ("=", "==") and type(right) is ast.Value:
+        return EventTypes(frozenset((right.value,)))
+    if node.op == "!=" and type(right) is ast.Value:
+        return EventTypes(frozenset((right.value,)), True)
+    if node.op == "in" and type(right) is ast.ListValue:
+        return EventTypes(frozenset(right.values))
+    return None
+
+
+def _is_never_true(node: ast.BinaryCheck) -> bool:
+    """`evt.num = 0`: the rules' idiom for a placeholder that never matches
+    (event numbers start at 1)."""
+    left = node.left
+    return (type(left) is ast.Field and left.name == "evt.num" and node.op in ("=", "==")
+            and type(node.right) is ast.Value and node.right.value == "0")
+
+
+# --- fields and suspicious values ----------------------------------------------
+
+@dataclass
+class Finding:
+    message: str
+    node: ast.Node
+
+
+@dataclass
+class Uses:
+    """What a tree reads: field names (each with the first node reading it), and
+    warnings about its checks (each with the node it is about, for a position)."""
+    fields: dict[str, ast.Node] = field(default_factory=dict)
+    deprecated: list[Finding] = field(default_factory=list)
+    values: list[Finding] = field(default_factory=list)
+
+
+def uses(node: ast.Node, known_field=None, into: Uses | None = None, macro_uses=None) -> Uses:
+    """Walks a tree; bare names are looked up in `macro_uses` (name -> Uses) when given."""
+    out = into if into is not None else Uses()
+    kind = type(node)
+    if kind is ast.And or kind is ast.Or:
+        for child in node.children:
+            uses(child, known_field, out, macro_uses)
+    elif kind is ast.Not:
+        uses(node.child, known_field, out, macro_uses)
+    elif kind is ast.Identifier:
+        if macro_uses and node.name in macro_uses:
+            inner = macro_uses[node.name]
+            for name in inner.fields:
+                out.fields.setdefault(name, node)
+            # a problem inside a macro is shown where the macro is used
+            out.deprecated += [Finding(f.message + f" (in macro '{node.name}')", node)
+                               for f in inner.deprecated]
+            out.values += [Finding(f.message, node) for f in inner.values]
+    elif kind is ast.UnaryCheck or kind is ast.BinaryCheck:
+        _operand_fields(node.left, node, out)
+        if kind is ast.BinaryCheck:
+            _operand_fields(node.right, node, out)
+            _check_values(node, known_field, out)
+    return out
+
+
+def _operand_fields(operand, check, out: Uses) -> None:
+    kind = type(operand)
+    if kind is ast.Field:
+        out.fields.setdefault(operand.name, operand)
+        if operand.name in DEPRECATED_FIELDS:
+            out.deprecated.append(Finding(
+                f"usage of deprecated field '{operand.name}' has been detected in the rule "
+                "condition", check))
+    elif kind is ast.Transformer:
+        for value in operand.values:
+            _operand_fields(value, check, out)
+    elif kind is ast.TransformerList:
+        for child in operand.children:
+            _operand_fields(child, check, out)
+
+
+def _check_values(node: ast.BinaryCheck, known_field, out: Uses) -> None:
+    """libsinsp warns of a string value that is really a field name or a transformer
+    call (a quoted "toupper( x)", or a field written where `val(x)` was meant)."""
+    right = node.right
+    values = (right.value,) if type(right) is ast.Value else \
+        right.values if type(right) is ast.ListValue else ()
+    for value in values:
+        compact = "".join(value.split())
+        if known_field is not None and _FIELD_LIKE.fullmatch(compact) and \
+                known_field(compact.split("[", 1)[0]):
+            out.values.append(Finding(
+                f"'{value}' may be a valid field misused as a const string value", right))
+        if _TRANSFORMER_LIKE.fullmatch(compact):
+            out.values.append(Finding(
+                f"'{value}' may be a valid field transformer misused as a const string value",
+                right))

@@ -1,0 +1,220 @@
+"""Compiling collected items: lists expanded, conditions parsed, macros resolved,
+exceptions added, and the checks Falco makes at that point.
+
+Unlike Falco, which stops at the first error, every rule and macro is compiled
+on its own and each broken one is reported: a rule writer sees all of them at
+once. A rule using a macro that failed is left out without a second error.
+"""
+from __future__ import annotations
+
+import re
+
+from scapula.replay.filter import FilterSyntaxError, as_string, parse
+from scapula.replay.rules import problems as P
+from scapula.replay.rules.analysis import DEPRECATED_FIELDS, Uses, event_types, uses
+from scapula.replay.rules.collector import Collector
+from scapula.replay.rules.exceptions import with_exceptions
+from scapula.replay.rules.lists import CompiledList, compile_lists, expand_lists
+from scapula.replay.rules.macros import MacroTable, Resolution
+from scapula.replay.rules.model import DEFAULT_SOURCE, ExtraField, ExtraOutput, RuleInfo
+from scapula.replay.rules.problems import LoadFailed, Report
+from scapula.replay.rules.ruleset import List, Macro, Rule, RuleSet
+from scapula.replay.rules.sourcetext import Rewritten, SourcedText
+
+MAX_DEPTH = 1000  # Falco parses rule conditions with this nesting limit
+_CONTAINER_INFO = "%container.info"
+_OUTPUT_FIELD = re.compile(r"%\(?([a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)+)")
+
+
+class Compiler:
+    def __init__(self, collector: Collector, report: Report, known_field=None,
+                 extra_outputs: tuple[ExtraOutput, ...] = (),
+                 extra_fields: tuple[ExtraField, ...] = ()):
+        self.collector, self.report = collector, report
+        self.known_field = known_field
+        self.extra_outputs, self.extra_fields = extra_outputs, extra_fields
+        self.lists: dict[str, CompiledList] = {}
+        self.macros = MacroTable()
+        self.macro_uses: dict[str, Uses] = {}
+        self.used_macros: set[str] = set()
+        self.label = ""
+
+    def compile(self, ruleset: RuleSet) -> None:
+        self.lists = compile_lists(self.collector.lists)
+        self.compile_macros()
+        self.macro_uses = {name: uses(tree, self.known_field)
+                           for name, tree in self.macros.trees.items() if tree is not None}
+        for info in self.collector.rules.values():
+            if not info.unknown_source:
+                self.label = f"rule '{info.name}'"
+                try:
+                    rule = self.compile_rule(info)
+                except LoadFailed as e:
+                    self.report.error(e.code, e.message, e.location, self.label)
+                    continue
+                if rule is not None:
+                    ruleset.rules[rule.name] = rule
+        self.label = ""
+        self.report_unused(ruleset)
+
+    # --- conditions ----------------------------------------------------------
+
+    def parse(self, text: SourcedText) -> tuple[object, Rewritten, list[str]]:
+        """Lists expanded, then parsed; a syntax error points into the file.
+        Returns the tree, the expanded text and the lists it used."""
+        rewritten, used = expand_lists(text.text, self.lists)
+        for name in used:
+            self.lists[name].used = True
+        try:
+            return parse(rewritten.text, max_depth=MAX_DEPTH), rewritten, used
+        except FilterSyntaxError as e:
+            idx = e.pos.idx if e.pos is not None else 0
+            raise LoadFailed(e.message, text.location(rewritten.original_offset(idx)),
+                             P.ERR_COMPILE_CONDITION) from None
+
+    def check_resolution(self, res: Resolution, text: SourcedText, rewritten: Rewritten) -> bool:
+        """Raises for an undefined macro or a loop; False if a macro used had failed."""
+        for kind, nodes in (("Undefined macro '{}' used in filter.", res.unknown),
+                            ("reference loop in macro '{}'", res.loops)):
+            if nodes:
+                raise LoadFailed(kind.format(nodes[0].name),
+                                 self.locate(text, rewritten, nodes[0]), P.ERR_VALIDATE)
+        return not res.broken
+
+    @staticmethod
+    def locate(text: SourcedText, rewritten: Rewritten, node):
+        idx = node.pos.idx if getattr(node, "pos", None) is not None else 0
+        return text.location(rewritten.original_offset(idx))
+
+    def compile_macros(self) -> None:
+        """All macros parsed first, then resolved in definition order: a macro may
+        use the macros that existed when it was last written, earlier ones being
+        already resolved by then."""
+        infos = self.collector.macros
+        parsed = {}
+        for info in infos.values():
+            self.label = f"macro '{info.name}'"
+            try:
+                parsed[info.name] = self.parse(info.condition)
+            except LoadFailed as e:
+                self.report.error(e.code, e.message, e.location, self.label)
+            self.macros.trees[info.name] = parsed.get(info.name, (None,))[0]
+        for info in infos.values():
+            if info.name not in parsed:
+                continue
+            self.label = f"macro '{info.name}'"
+            tree, rewritten, _ = parsed[info.name]
+            visibility = info.visibility
+            res = self.macros.resolve(tree, lambda n: infos[n].index < visibility)
+            try:
+                complete = self.check_resolution(res, info.condition, rewritten)
+            except LoadFailed as e:
+                self.report.error(e.code, e.message, e.location, self.label)
+                complete = False
+            self.macros.trees[info.name] = res.node if complete else None
+            if complete:
+                self.macros.closed.add(info.name)
+                self.used_macros.update(res.used)
+
+    def compile_rule(self, info: RuleInfo) -> Rule | None:
+        condition = info.condition
+        if info.exceptions:
+            condition = with_exceptions(condition, info.exceptions)
+        output, extra = self.compile_output(info)
+        tree, rewritten, used_lists = self.parse(condition)
+        res = self.macros.resolve(tree)
+        if not self.check_resolution(res, condition, rewritten):
+            return None
+        self.used_macros.update(res.used)
+        found = uses(tree, self.known_field, macro_uses=self.macro_uses)
+        for finding in found.deprecated:
+            self.warn(P.DEPRECATED_ITEM, finding.message,
+                      self.locate(condition, rewritten, finding.node))
+        for finding in found.values:
+            self.warn(P.COMPILE_CONDITION, finding.message,
+                      self.locate(condition, rewritten, finding.node))
+        enabled = info.enabled
+        unknown = self.unknown_field(found.fields, _output_fields(output))
+        if unknown is not None:
+            name, node = unknown
+            where = self.locate(condition, rewritten, node) if node else info.output.location(0)
+            if info.skip_if_unknown_filter:
+                self.warn(P.UNKNOWN_FILTER, f"nonexistent field '{name}': the rule is skipped "
+                          "(skip-if-unknown-filter)", where)
+                return None
+            self.warn(P.UNKNOWN_FILTER, f"nonexistent field '{name}': the rule is loaded "
+                      "disabled", where)
+            enabled = False
+        types = event_types(res.node)
+        if info.source == DEFAULT_SOURCE and info.warn_evttypes and types.is_all:
+            self.warn(P.NO_EVTTYPE, P.WARNING_NO_EVTTYPE, info.location)
+        return Rule(
+            name=info.name, source=info.source, description=info.desc, priority=info.priority,
+            enabled=enabled, tags=tuple(sorted(info.tags)), condition=info.condition.text,
+            output=info.output.text, condition_ast=res.node,
+            condition_compiled=as_string(res.node), output_compiled=output,
+            event_types=types, location=info.location, extra_fields=extra,
+            macros=tuple(dict.fromkeys(res.used)), lists=tuple(used_lists),
+            fields=frozenset(found.fields), warn_evttypes=info.warn_evttypes,
+            skip_if_unknown_filter=info.skip_if_unknown_filter, capture=info.capture,
+            capture_duration=info.capture_duration)
+
+    def unknown_field(self, condition_fields: dict, output_fields: set[str]):
+        """The first field the field table does not know: (name, condition node or None)."""
+        if self.known_field is None:
+            return None
+        for name, node in condition_fields.items():
+            if not self.known_field(name):
+                return name, node
+        for name in sorted(output_fields):
+            if not self.known_field(name):
+                return name, None
+        return None
+
+    # --- outputs -------------------------------------------------------------
+
+    def compile_output(self, info: RuleInfo) -> tuple[str, dict[str, str]]:
+        """The output with extra outputs appended, %container.info dropped (the
+        container plugin adds its fields itself now), and deprecated fields flagged."""
+        output = info.output.text
+        for extra in self.extra_outputs:
+            if extra.selects(info):
+                output = f"{output} {extra.format}"
+        if _CONTAINER_INFO in output:
+            self.warn(P.DEPRECATED_ITEM, "%container.info is deprecated and no more useful, and "
+                      "will be dropped by Falco 1.0.0. The container plugin will automatically "
+                      "add required fields to the output message.", info.location)
+            output = output.replace(_CONTAINER_INFO, "")
+        fields = {f.key: f.format for f in self.extra_fields if f.selects(info)}
+        for text in (output, *fields.values()):
+            for name in sorted(_output_fields(text) & set(DEPRECATED_FIELDS)):
+                self.warn(P.DEPRECATED_ITEM, f"usage of deprecated field '{name}' has been "
+                          "detected in the rule output", info.output.location(0))
+        return output, fields
+
+    # --- the end -------------------------------------------------------------
+
+    def warn(self, code: str, message: str, location) -> None:
+        self.report.warn(code, message, location, self.label)
+
+    def report_unused(self, ruleset: RuleSet) -> None:
+        for info in self.collector.macros.values():
+            used = info.name in self.used_macros
+            if not used:
+                self.report.warn(P.UNUSED_MACRO, "Macro not referred to by any other rule/macro",
+                                 info.location, f"macro '{info.name}'")
+            ruleset.macros[info.name] = Macro(info.name, info.condition.text,
+                                              self.macros.trees.get(info.name), used,
+                                              info.location)
+        for info in self.collector.lists.values():
+            compiled = self.lists[info.name]
+            if not compiled.used:
+                self.report.warn(P.UNUSED_LIST, "List not referred to by any other rule/macro",
+                                 info.location, f"list '{info.name}'")
+            ruleset.lists[info.name] = List(info.name, tuple(compiled.items),
+                                            tuple(compiled.lists), compiled.used, info.location)
+
+
+def _output_fields(output: str) -> set[str]:
+    return set(_OUTPUT_FIELD.findall(output))
+
