@@ -206,7 +206,10 @@ def _take_facts(proc: Process, ev) -> None:
     """procfork's and procexec's facts; an empty one (absent on the recording
     kernel, or a cut-short path) leaves what was known."""
     for name in _FACTS:
-        value = ev.param(name)
+        try:
+            value = ev.param(name)
+        except KeyError:    # a file from before the facts were recorded
+            continue
         if value is None or (name == "cwd" and value[:1] != b"/"):
             continue
         setattr(proc, name, value)
