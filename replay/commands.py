@@ -88,9 +88,14 @@ def event_line(num: int, ev) -> str:
 @click.option("--type", "types", multiple=True, metavar="NAME",
               help="Only these event types (repeat or comma-separate).")
 @click.option("--pid", "pids", multiple=True, type=int, help="Only these processes (repeatable).")
+@click.option("--filter", "expr", metavar="EXPR",
+              help="Only events matching EXPR, a condition in Falco's language "
+                   "(e.g. \"evt.type=openat and fd.name startswith /etc\").")
 @clean_errors
-def print_events(file, as_json, types, pids):
+def print_events(file, as_json, types, pids, expr):
     """Print a capture's events, one per line (or JSON lines)."""
+    from scapula.replay.run import event_filter
+    keep = event_filter(expr)
     wanted = {t.strip() for arg in types for t in arg.split(",") if t.strip()} or None
     if wanted:
         unknown = wanted - set(schema.BY_NAME)
@@ -99,10 +104,26 @@ def print_events(file, as_json, types, pids):
     pid_set = set(pids) or None
     with Capture(file) as cap:
         num = 0
-        for ev in cap.events(types=wanted):
+        if keep is None:
+            events = (ev for ev in cap.events(types=wanted))
+        else:
+            events = _matching(cap, keep, wanted)
+        for ev in events:
             if pid_set is not None and ev.pid not in pid_set:
                 continue
             num += 1
             click.echo(json.dumps(ev.as_dict()) if as_json else event_line(num, ev))
         for w in cap.warnings:
             warn(w)
+
+
+def _matching(cap, keep, wanted):
+    """Events matching a --filter condition: every event keeps the state its fields
+    read (fd names, process lineage) up to date, only the matches come out."""
+    from scapula.replay.fields import Context
+    from scapula.replay.state import State
+    state = State(cap.processes, cap.fds)
+    for num, ev in enumerate(cap.events(), 1):
+        state.update(ev)
+        if (wanted is None or ev.name in wanted) and keep(Context(ev, state, cap.header, num)):
+            yield ev

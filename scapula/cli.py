@@ -17,8 +17,10 @@ def _register():
     from scapula.capture.commands import record
     from scapula.replay.commands import info, print_events
     from scapula.replay.replay_command import replay_command
+    from scapula.replay.rules_cli import rules_group
     main.add_command(record)
     main.add_command(replay_command)
+    main.add_command(rules_group)
     main.add_command(info)
     main.add_command(print_events)
 
