@@ -15,6 +15,12 @@ PRIORITIES = ("emergency", "alert", "critical", "error", "warning", "notice", "i
               "info", "debug")
 
 
+def default_rules_path() -> str:
+    """scapula's own rules (replay/default_rules.yaml, shipped with the package)."""
+    from importlib import resources
+    return str(resources.files("scapula.replay").joinpath("default_rules.yaml"))
+
+
 def load_rules(paths):
     """The rules files, loaded in order; a file with errors is bad input (exit 3)."""
     from scapula.replay.rules.loader import load_files
@@ -48,7 +54,7 @@ def parse_time(text: str | None, option: str) -> int | None:
 @click.command("replay")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("-r", "--rules", "rule_files", multiple=True, type=click.Path(dir_okay=False),
-              help="Rules file (repeat; loaded in order).")
+              help="Rules file (repeat; loaded in order). Default: scapula's own rules.")
 @click.option("--since", metavar="TIME", help="Only events at or after TIME (ns or ISO 8601).")
 @click.option("--until", metavar="TIME", help="Only events before TIME.")
 @click.option("--filter", "expr", metavar="EXPR", help="Judge only events matching EXPR.")
@@ -64,9 +70,7 @@ def replay_command(files, rule_files, since, until, expr, as_json, fail_on, prof
     Exit codes: 0 ok, 1 an alert at or above --fail-on, 2 usage, 3 bad input
     (a damaged capture or a rules file with errors)."""
     check_paths(files)
-    if not rule_files:
-        raise UsageError("replay: give at least one rules file with -r")
-    ruleset = load_rules(rule_files)
+    ruleset = load_rules(rule_files or [default_rules_path()])
     engine = Engine(ruleset.enabled_rules(), profile=profile)
     for w in engine.warnings:
         warn(w)

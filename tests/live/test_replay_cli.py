@@ -67,6 +67,13 @@ def test_replay_json_and_fail_on(recorded):
     assert r.returncode == 0 and r.stdout == ""
 
 
+def test_replay_without_rules_uses_scapulas_own(recorded):
+    tmp, cap, rules = recorded
+    r = scapula("replay", cap)
+    assert r.returncode == 0, r.stderr
+    assert "Warning credential file /etc/shadow read by cat" in r.stdout
+
+
 def test_print_filter(recorded):
     tmp, cap, rules = recorded
     r = scapula("print", cap, "--filter", "evt.type = openat and fd.name pmatch (/etc)",
@@ -102,7 +109,6 @@ expect:
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["replay", "RUN"], 2, "give at least one rules file with -r"),
     (["replay", "missing.scapula", "-r", "RULES"], 3, "missing.scapula: cannot open"),
     (["replay", "RUN", "-r", "RULES", "--filter", "proc.name ="], 2, "--filter: expected"),
     (["replay", "RUN", "-r", "BAD"], 3, "bad.yaml:2:14: error"),
