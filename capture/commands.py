@@ -10,7 +10,7 @@ from scapula.capture.program import (DEFAULT_SNAPLEN, MAX_PATH, ProgramConfig, b
 from scapula.capture.btf import BTF
 from scapula.capture.recorder import Recorder, RecordOptions
 from scapula.capture.rotation import RotationPolicy
-from scapula.console import clean_errors
+from scapula.console import clean_errors, warn
 from scapula.errors import UsageError
 from scapula.schemas import events as schema
 
@@ -109,11 +109,15 @@ def parse_snaplen(text: str) -> int:
 @click.option("--keep", metavar="N", help="With rotation: keep only the newest N files.")
 @click.option("--max-size", metavar="SIZE",
               help="Stop when the file (with rotation, the current file) would pass SIZE.")
+@click.option("--rules", "rule_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Judge events with these Falco rules files while recording, printing alerts "
+                   "as they happen; unless --syscalls/--io/--all say otherwise, record only "
+                   "what the rules and the process/fd state need.")
 @click.option("--print-bpf", is_flag=True, help="Print the C program BCC would compile, and exit.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @clean_errors
 def record(output, duration, count, follow, syscalls, io, snaplen, all_, buffer_size, rotate_size,
-           rotate_time, rotate_events, keep, max_size, print_bpf, command):
+           rotate_time, rotate_events, keep, max_size, rule_files, print_bpf, command):
     """Record the host (or COMMAND and what it starts) into a capture file.
 
     With --rotate-size/--rotate-time/--rotate-events the recording goes to a series of
@@ -129,6 +133,17 @@ def record(output, duration, count, follow, syscalls, io, snaplen, all_, buffer_
       scapula record -w web.scapula --io --snaplen 256 --follow -- curl -s example.org
     """
     names = choose_syscalls(syscalls, all_, io)
+    engine = None
+    if rule_files:
+        from scapula.replay.engine import Engine
+        from scapula.replay.live import syscalls_for
+        from scapula.replay.replay_command import load_rules
+        engine = Engine(load_rules(rule_files).enabled_rules())
+        for w in engine.warnings:
+            warn(w)
+        needed = None if (syscalls or all_) else syscalls_for(engine, set(filler_names()))
+        if needed is not None:
+            names = needed + tuple(n for n in schema.IO_SYSCALLS if io and n not in needed)
     # The default set leaves out the data path of connected sockets, as it leaves
     # out read and write; asking for syscalls by name, --io or --all brings it in.
     net_data = bool(syscalls or io or all_)
@@ -153,7 +168,7 @@ def record(output, duration, count, follow, syscalls, io, snaplen, all_, buffer_
         raise UsageError("record: needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs")
     options = RecordOptions(output=output, syscalls=names, buffer_size=config.buffer_size,
                             snaplen=config.snaplen, generic=config.generic,
-                            net_data=net_data, duration=duration,
+                            net_data=net_data, engine=engine, duration=duration,
                             count=count, command=tuple(command), follow=follow,
                             status=sys.stderr.isatty(), rotation=rotation, max_size=limit)
     summary = Recorder(options).run()
@@ -166,6 +181,8 @@ def record(output, duration, count, follow, syscalls, io, snaplen, all_, buffer_
             (f", last {summary.files[-1]}" if kept else "")
     click.echo(f"recorded {summary.events} events in {summary.seconds:.1f}s to {where} "
                f"({summary.bytes:,} bytes); dropped {summary.dropped} ({drops})", err=True)
+    if summary.alerts is not None:
+        click.echo(f"{summary.alerts} alerts", err=True)
     if summary.stopped:
         click.echo(f"scapula: stopped: {summary.stopped}", err=True)
     if summary.command_status is not None:

@@ -29,6 +29,7 @@ class RecordOptions:
     snaplen: int = DEFAULT_SNAPLEN  # bytes of I/O data kept per call
     generic: bool = False           # every other syscall as the generic event (--all)
     net_data: bool = True           # see ProgramConfig.net_data
+    engine: object = None           # replay.engine.Engine: rules judged live (--rules)
     duration: float | None = None
     count: int | None = None
     command: tuple[str, ...] = ()
@@ -50,6 +51,7 @@ class RecordSummary:
     files: list[str] = field(default_factory=list)    # rotated files still on disk
     removed: list[str] = field(default_factory=list)  # rotated files --keep removed
     stopped: str | None = None                        # why a limit ended the recording
+    alerts: int | None = None                         # with --rules: how many fired
 
     @property
     def dropped(self) -> int:
@@ -81,6 +83,7 @@ class Recorder:
         self.opt = options
         self._stop = False
         self._finished = False
+        self.judge = None
         self.summary = RecordSummary(options.output)
 
     def _request_stop(self, *_):
@@ -113,6 +116,7 @@ class Recorder:
         for fact in probe.program.missing:  # said once, at the start
             warn(fact)
         follow = ProcessTree(child.pid) if (child is not None and opt.follow) else None
+        self.judge = self._judge(probe) if opt.engine is not None else None
         started = time.monotonic()
         try:
             output.start(probe, lambda start_ns: self._header(probe, start_ns))
@@ -203,7 +207,23 @@ class Recorder:
             rows = follow.keep(rows)
         if self.opt.count is not None:
             rows = rows[:max(0, self.opt.count - output.total_events)]
+        if self.judge is not None:
+            self.judge.feed(rows)
+            self.summary.alerts = self.judge.alerts
         output.write(rows)
+
+    def _judge(self, probe: Probe):
+        """--rules: the recorded rows judged as they are written; alerts go to stdout
+        (stderr when the capture itself goes to stdout)."""
+        from scapula.replay.live import LiveJudge
+        from scapula.replay.replay_command import alert_line
+        to_stderr = self.opt.output == "-"
+        header = {"host": socket.gethostname()}
+        self.summary.alerts = 0
+
+        def on_alert(alert):
+            print(alert_line(alert), file=sys.stderr if to_stderr else sys.stdout, flush=True)
+        return LiveJudge(self.opt.engine, probe.processes, probe.fds, header, on_alert)
 
     def _header(self, probe: Probe, start_ns: int) -> dict:
         opt = self.opt

@@ -90,7 +90,7 @@ def replay_command(files, rule_files, since, until, expr, as_json, fail_on, prof
                     k: v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v
                     for k, v in alert.fields.items()}}, default=str))
         else:
-            click.echo(f"{iso(alert.ts)}: {alert.priority} {alert.output}")
+            click.echo(alert_line(alert))
 
     progress = _progress if sys.stderr.isatty() else None
     stats = replay(list(files), engine, on_alert, since=parse_time(since, "--since"),
@@ -100,6 +100,11 @@ def replay_command(files, rule_files, since, until, expr, as_json, fail_on, prof
     _summary(stats, engine, profile)
     if failed:
         sys.exit(1)
+
+
+def alert_line(alert) -> str:
+    """An alert as Falco prints one: time, priority, output."""
+    return f"{iso(alert.ts)}: {alert.priority} {alert.output}"
 
 
 def _progress(num: int, ts: int) -> None:

@@ -124,3 +124,21 @@ def test_errors(recorded, args, code, message):
     r = scapula(*args)
     assert r.returncode == code, r.stdout + r.stderr
     assert message in r.stderr + r.stdout and "Traceback" not in r.stderr
+
+
+def test_record_with_rules_alerts_live_and_records_what_they_need(recorded):
+    from tests.conftest import scapula_info
+    tmp, _cap, rules = recorded
+    cap = tmp / "live.scapula"
+    r = scapula("record", "-w", cap, "--rules", rules, "--follow", "--", "/bin/sh", "-c",
+                "cat /etc/shadow > /dev/null")
+    assert r.returncode == 0, r.stderr
+    (live_line,) = r.stdout.splitlines()
+    assert live_line.endswith("Warning secret read by cat (parent=sh file=/etc/shadow user=root)")
+    assert "1 alerts" in r.stderr
+    # replaying the file gives the same alert, to the nanosecond
+    assert scapula("replay", cap, "-r", rules).stdout.splitlines() == [live_line]
+    # the rules' event types plus what the process/fd state follows, not the default set
+    recorded_syscalls = set(scapula_info(cap)["config"]["syscalls"])
+    assert {"open", "openat", "execve", "close", "connect"} <= recorded_syscalls
+    assert not {"mount", "ptrace", "kill", "sendto"} & recorded_syscalls
