@@ -46,16 +46,20 @@ class Compiler:
                            for name, tree in self.macros.trees.items() if tree is not None}
         for info in self.collector.rules.values():
             if not info.unknown_source:
-                self.label = f"rule '{info.name}'"
-                try:
-                    rule = self.compile_rule(info)
-                except LoadFailed as e:
-                    self.report.error(e.code, e.message, e.location, self.label)
-                    continue
+                rule = self.attempt(f"rule '{info.name}'", self.compile_rule, info)
                 if rule is not None:
                     ruleset.rules[rule.name] = rule
         self.label = ""
         self.report_unused(ruleset)
+
+    def attempt(self, label: str, compile_item, *args):
+        """compile_item(*args), or None when it fails (its error reported under `label`)."""
+        self.label = label
+        try:
+            return compile_item(*args)
+        except LoadFailed as e:
+            self.report.error(e.code, e.message, e.location, label)
+            return None
 
     # --- conditions ----------------------------------------------------------
 
@@ -93,27 +97,19 @@ class Compiler:
         infos = self.collector.macros
         parsed = {}
         for info in infos.values():
-            self.label = f"macro '{info.name}'"
-            try:
-                parsed[info.name] = self.parse(info.condition)
-            except LoadFailed as e:
-                self.report.error(e.code, e.message, e.location, self.label)
-            self.macros.trees[info.name] = parsed.get(info.name, (None,))[0]
+            parsed[info.name] = self.attempt(f"macro '{info.name}'", self.parse, info.condition)
+            self.macros.trees[info.name] = parsed[info.name] and parsed[info.name][0]
         for info in infos.values():
-            if info.name not in parsed:
+            if parsed[info.name] is None:
                 continue
-            self.label = f"macro '{info.name}'"
             tree, rewritten, _ = parsed[info.name]
             visibility = info.visibility
             res = self.macros.resolve(tree, lambda n: infos[n].index < visibility)
-            try:
-                complete = self.check_resolution(res, info.condition, rewritten)
-            except LoadFailed as e:
-                self.report.error(e.code, e.message, e.location, self.label)
-                complete = False
+            complete = self.attempt(f"macro '{info.name}'", self.check_resolution, res,
+                                    info.condition, rewritten)
             self.macros.trees[info.name] = res.node if complete else None
             if complete:
-                self.macros.closed.add(info.name)
+                self.macros.closed[info.name] = tuple(dict.fromkeys(res.used))
                 self.used_macros.update(res.used)
 
     def compile_rule(self, info: RuleInfo) -> Rule | None:
