@@ -84,7 +84,20 @@ class Problem:
         return str(self) + ("\n" + self.snippet if self.snippet else "")
 
 
-class Report:
+class Problems:
+    """Errors and warnings of a `problems` list (a report, a rule set)."""
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+
+class Report(Problems):
     """The problems of one load, in the order met; knows the sources for snippets."""
 
     def __init__(self):
@@ -104,14 +117,6 @@ class Report:
     def error(self, code: str, message: str, location: Location | None = None,
               item: str = "") -> None:
         self.add("error", code, message, location, item)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if not p.is_error]
 
 
 class LoadFailed(Exception):
