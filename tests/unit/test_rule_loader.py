@@ -90,9 +90,9 @@ def test_unknown_priority():
 
 @pytest.mark.parametrize("text, expected", [
     ("info", Priority.INFORMATIONAL), ("Informational", Priority.INFORMATIONAL),
-    ("CRITICAL", Priority.CRITICAL), ("warning", Priority.WARNING), ("Emergency", Priority.EMERGENCY),
-    ("debug", Priority.DEBUG), ("Notice", Priority.NOTICE), ("ALERT", Priority.ALERT),
-    ("error", Priority.ERROR)])
+    ("CRITICAL", Priority.CRITICAL), ("warning", Priority.WARNING),
+    ("Emergency", Priority.EMERGENCY), ("debug", Priority.DEBUG), ("Notice", Priority.NOTICE),
+    ("ALERT", Priority.ALERT), ("error", Priority.ERROR)])
 def test_priorities_are_case_insensitive(text, expected):
     result = load(rule(priority=text))
     assert result.ok and result.rules["r"].priority is expected
@@ -124,7 +124,8 @@ def test_syntax_error_in_an_appended_condition_points_into_the_second_file():
 
 
 def test_missing_required_key():
-    error = only_error(load("- rule: r\n  desc: d\n  condition: evt.type = open\n  priority: INFO\n"))
+    error = only_error(load("- rule: r\n  desc: d\n  condition: evt.type = open\n"
+                            "  priority: INFO\n"))
     assert error.message == "Item has no mapping for key 'output'"
     assert where(error) == (1, 3)
 
