@@ -170,6 +170,18 @@ def test_raise_for_errors_is_an_input_error():
     assert isinstance(info.value, InputError) and "Invalid priority" in str(info.value)
 
 
+def test_result_can_be_taken_again_after_more_files():
+    loader = Loader()
+    loader.add_text(rule(condition="proc.name = cat"), "a.yaml")
+    first = loader.result()
+    loader.add_text("- rule: r\n  condition: and evt.type = open\n  override:\n"
+                    "    condition: append\n", "b.yaml")
+    second = loader.result()
+    assert [p.code for p in first.warnings] == ["LOAD_NO_EVTTYPE"]
+    assert second.ok and second.warnings == []
+    assert second.rules["r"].condition_compiled == "(proc.name = cat and evt.type = open)"
+
+
 def test_unreadable_file(tmp_path):
     result = load_files([tmp_path / "missing.yaml"])
     assert only_error(result).code == "LOAD_ERR_FILE_READ"
