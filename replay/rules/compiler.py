@@ -27,6 +27,8 @@ _OUTPUT_FIELD = re.compile(r"%\(?([a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)+)")
 
 
 class Compiler:
+    """One compilation of everything a collector holds into a RuleSet."""
+
     def __init__(self, collector: Collector, report: Report, known_field=None,
                  extra_outputs: tuple[ExtraOutput, ...] = (),
                  extra_fields: tuple[ExtraField, ...] = ()):
@@ -46,16 +48,20 @@ class Compiler:
                            for name, tree in self.macros.trees.items() if tree is not None}
         for info in self.collector.rules.values():
             if not info.unknown_source:
-                self.label = f"rule '{info.name}'"
-                try:
-                    rule = self.compile_rule(info)
-                except LoadFailed as e:
-                    self.report.error(e.code, e.message, e.location, self.label)
-                    continue
+                rule = self.attempt(f"rule '{info.name}'", self.compile_rule, info)
                 if rule is not None:
                     ruleset.rules[rule.name] = rule
         self.label = ""
         self.report_unused(ruleset)
+
+    def attempt(self, label: str, compile_item, *args):
+        """compile_item(*args), or None when it fails (its error reported under `label`)."""
+        self.label = label
+        try:
+            return compile_item(*args)
+        except LoadFailed as e:
+            self.report.error(e.code, e.message, e.location, label)
+            return None
 
     # --- conditions ----------------------------------------------------------
 
@@ -93,27 +99,19 @@ class Compiler:
         infos = self.collector.macros
         parsed = {}
         for info in infos.values():
-            self.label = f"macro '{info.name}'"
-            try:
-                parsed[info.name] = self.parse(info.condition)
-            except LoadFailed as e:
-                self.report.error(e.code, e.message, e.location, self.label)
-            self.macros.trees[info.name] = parsed.get(info.name, (None,))[0]
+            parsed[info.name] = self.attempt(f"macro '{info.name}'", self.parse, info.condition)
+            self.macros.trees[info.name] = parsed[info.name] and parsed[info.name][0]
         for info in infos.values():
-            if info.name not in parsed:
+            if parsed[info.name] is None:
                 continue
-            self.label = f"macro '{info.name}'"
             tree, rewritten, _ = parsed[info.name]
             visibility = info.visibility
             res = self.macros.resolve(tree, lambda n: infos[n].index < visibility)
-            try:
-                complete = self.check_resolution(res, info.condition, rewritten)
-            except LoadFailed as e:
-                self.report.error(e.code, e.message, e.location, self.label)
-                complete = False
+            complete = self.attempt(f"macro '{info.name}'", self.check_resolution, res,
+                                    info.condition, rewritten)
             self.macros.trees[info.name] = res.node if complete else None
             if complete:
-                self.macros.closed.add(info.name)
+                self.macros.closed[info.name] = tuple(dict.fromkeys(res.used))
                 self.used_macros.update(res.used)
 
     def compile_rule(self, info: RuleInfo) -> Rule | None:
@@ -127,31 +125,20 @@ class Compiler:
             return None
         self.used_macros.update(res.used)
         found = uses(tree, self.known_field, macro_uses=self.macro_uses)
-        for finding in found.deprecated:
-            self.warn(P.DEPRECATED_ITEM, finding.message,
-                      self.locate(condition, rewritten, finding.node))
-        for finding in found.values:
-            self.warn(P.COMPILE_CONDITION, finding.message,
-                      self.locate(condition, rewritten, finding.node))
-        enabled = info.enabled
-        unknown = self.unknown_field(found.fields, _output_fields(output))
-        if unknown is not None:
-            name, node = unknown
-            where = self.locate(condition, rewritten, node) if node else info.output.location(0)
-            if info.skip_if_unknown_filter:
-                self.warn(P.UNKNOWN_FILTER, f"nonexistent field '{name}': the rule is skipped "
-                          "(skip-if-unknown-filter)", where)
-                return None
-            self.warn(P.UNKNOWN_FILTER, f"nonexistent field '{name}': the rule is loaded "
-                      "disabled", where)
-            enabled = False
+        for code, findings in ((P.DEPRECATED_ITEM, found.deprecated),
+                               (P.COMPILE_CONDITION, found.values)):
+            for finding in findings:
+                self.warn(code, finding.message, self.locate(condition, rewritten, finding.node))
+        enabled = self.fields_known(info, found, output, condition, rewritten)
+        if enabled is None:
+            return None
         types = event_types(res.node)
         if info.source == DEFAULT_SOURCE and info.warn_evttypes and types.is_all:
             self.warn(P.NO_EVTTYPE, P.WARNING_NO_EVTTYPE, info.location)
         return Rule(
             name=info.name, source=info.source, description=info.desc, priority=info.priority,
-            enabled=enabled, tags=tuple(sorted(info.tags)), condition=info.condition.text,
-            output=info.output.text, condition_ast=res.node,
+            enabled=info.enabled and enabled, tags=tuple(sorted(info.tags)),
+            condition=info.condition.text, output=info.output.text, condition_ast=res.node,
             condition_compiled=as_string(res.node), output_compiled=output,
             event_types=types, location=info.location, extra_fields=extra,
             macros=tuple(dict.fromkeys(res.used)), lists=tuple(used_lists),
@@ -159,17 +146,25 @@ class Compiler:
             skip_if_unknown_filter=info.skip_if_unknown_filter, capture=info.capture,
             capture_duration=info.capture_duration)
 
-    def unknown_field(self, condition_fields: dict, output_fields: set[str]):
-        """The first field the field table does not know: (name, condition node or None)."""
+    def fields_known(self, info: RuleInfo, found, output: str, condition, rewritten) -> bool | None:
+        """The field hook: True when every field is known; else a warning, and False
+        (load the rule disabled) or None (leave it out: skip-if-unknown-filter)."""
         if self.known_field is None:
+            return True
+        unknown = [(n, node) for n, node in found.fields.items() if not self.known_field(n)]
+        unknown += [(n, None) for n in sorted(_output_fields(output)) if not self.known_field(n)]
+        if not unknown:
+            return True
+        name, node = unknown[0]
+        where = self.locate(condition, rewritten, node) if node else \
+            info.output.location(max(0, info.output.text.find(name)))
+        if info.skip_if_unknown_filter:
+            self.warn(P.UNKNOWN_FILTER, f"nonexistent field '{name}': the rule is skipped "
+                      "(skip-if-unknown-filter)", where)
             return None
-        for name, node in condition_fields.items():
-            if not self.known_field(name):
-                return name, node
-        for name in sorted(output_fields):
-            if not self.known_field(name):
-                return name, None
-        return None
+        self.warn(P.UNKNOWN_FILTER, f"nonexistent field '{name}': the rule is loaded disabled",
+                  where)
+        return False
 
     # --- outputs -------------------------------------------------------------
 
@@ -189,7 +184,8 @@ class Compiler:
         for text in (output, *fields.values()):
             for name in sorted(_output_fields(text) & set(DEPRECATED_FIELDS)):
                 self.warn(P.DEPRECATED_ITEM, f"usage of deprecated field '{name}' has been "
-                          "detected in the rule output", info.output.location(0))
+                          "detected in the rule output",
+                          info.output.location(max(0, info.output.text.find(name))))
         return output, fields
 
     # --- the end -------------------------------------------------------------

@@ -56,17 +56,21 @@ class Loader:
         return self.add_text(text, str(path))
 
     def result(self) -> RuleSet:
-        """Compiles what was read, unless reading failed (then there is nothing to trust)."""
+        """Compiles what was read so far, unless reading failed (then nothing is to be
+        trusted). It may be called again after adding more files, as Falco's
+        engine compiles again after each load."""
+        report = Report()
+        report.problems, report.sources = list(self.report.problems), self.report.sources
         ruleset = RuleSet()
-        self.check_engine_version(ruleset)
+        self.check_engine_version(ruleset, report)
         ruleset.required_plugin_versions = list(self.collector.plugin_requirements)
         if not self.failed:
-            Compiler(self.collector, self.report, self.known_field, self.extra_outputs,
+            Compiler(self.collector, report, self.known_field, self.extra_outputs,
                      self.extra_fields).compile(ruleset)
-        ruleset.problems = list(self.report.problems)
+        ruleset.problems = report.problems
         return ruleset
 
-    def check_engine_version(self, ruleset: RuleSet) -> None:
+    def check_engine_version(self, ruleset: RuleSet, report: Report) -> None:
         requirements = self.collector.engine_requirements
         if not requirements:
             return
@@ -74,9 +78,9 @@ class Loader:
         ruleset.required_engine_version = ".".join(map(str, highest.version))
         for req in requirements:
             if req.version[0] != ENGINE_VERSION[0] or req.version > ENGINE_VERSION:
-                self.report.warn(P.ENGINE_VERSION, f"Rules require engine version {req.text}, "
-                                 f"but engine version is {'.'.join(map(str, ENGINE_VERSION))}",
-                                 req.location)
+                report.warn(P.ENGINE_VERSION, f"Rules require engine version {req.text}, "
+                            f"but engine version is {'.'.join(map(str, ENGINE_VERSION))}",
+                            req.location)
 
 
 def load_files(paths: Iterable[str | Path], **options) -> RuleSet:

@@ -30,7 +30,7 @@ class MacroTable:
 
     def __init__(self):
         self.trees: dict[str, ast.Node | None] = {}  # None: the macro failed to compile
-        self.closed: set[str] = set()
+        self.closed: dict[str, tuple[str, ...]] = {}  # closed name -> the macros inside it
 
     def resolve(self, node: ast.Node, visible=None) -> Resolution:
         """`visible(name)` says whether a macro may be used here (a macro sees only
@@ -63,6 +63,8 @@ class MacroTable:
             res.broken.append(node)
             return node
         res.used.append(name)
-        if name not in self.closed:
+        if name in self.closed:
+            res.used.extend(self.closed[name])
+        else:
             tree = self._walk(tree, visible, path + (name,), res)
         return tree

@@ -42,7 +42,8 @@ DUPLICATE_KEY = "LOAD_DUPLICATE_KEY"
 WARNING_APPEND = ("'append' key is deprecated. Add an 'append' entry "
                   "(e.g. 'condition: append') under 'override' instead.")
 WARNING_ENABLED = ("The standalone 'enabled' key usage is deprecated. The correct approach "
-                   "requires also a 'replace' entry under the 'override' key (i.e. 'enabled: replace').")
+                   "requires also a 'replace' entry under the 'override' key "
+                   "(i.e. 'enabled: replace').")
 ERROR_OVERRIDE_APPEND = ("Keys 'override' and 'append: true' cannot be used together. Add an "
                          "'append' entry (e.g. 'condition: append') under 'override' instead.")
 ERROR_NO_PREVIOUS_MACRO = ("Macro uses 'append' or 'override.condition: append' "
@@ -54,8 +55,10 @@ ERROR_NO_PREVIOUS_RULE_APPEND = ("Rule uses 'append' or 'override.<key>: append'
 ERROR_NO_PREVIOUS_RULE_REPLACE = ("An 'override.<key>: replace' to a rule was requested "
                                   "but no rule by that name already exists")
 ERROR_SOURCE_CHANGED = "Rule has been re-defined with a different source"
-WARNING_INVALID_MACRO_NAME = "Macro has an invalid name. Macro names should match a regular expression: "
-WARNING_INVALID_LIST_NAME = "List has an invalid name. List names should match a regular expression: "
+WARNING_INVALID_MACRO_NAME = ("Macro has an invalid name. "
+                              "Macro names should match a regular expression: ")
+WARNING_INVALID_LIST_NAME = ("List has an invalid name. "
+                             "List names should match a regular expression: ")
 WARNING_NO_EVTTYPE = ("Rule matches too many evt.type values. "
                       "This has a significant performance penalty.")
 
@@ -84,7 +87,20 @@ class Problem:
         return str(self) + ("\n" + self.snippet if self.snippet else "")
 
 
-class Report:
+class Problems:
+    """Errors and warnings of a `problems` list (a report, a rule set)."""
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+
+class Report(Problems):
     """The problems of one load, in the order met; knows the sources for snippets."""
 
     def __init__(self):
@@ -104,14 +120,6 @@ class Report:
     def error(self, code: str, message: str, location: Location | None = None,
               item: str = "") -> None:
         self.add("error", code, message, location, item)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if not p.is_error]
 
 
 class LoadFailed(Exception):

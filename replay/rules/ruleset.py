@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from scapula.replay.filter import ast
 from scapula.replay.rules.analysis import EventTypes
 from scapula.replay.rules.model import PluginRequirement, Priority
-from scapula.replay.rules.problems import Problem, RulesError
+from scapula.replay.rules.problems import Problem, Problems, RulesError
 from scapula.replay.rules.source import Location
 
 
@@ -54,7 +54,7 @@ class List:
 
 
 @dataclass
-class RuleSet:
+class RuleSet(Problems):
     """What loading produced. `ok` is False when there is any error; the rules are
     then whatever compiled before loading stopped, and should not be run."""
     rules: dict[str, Rule] = field(default_factory=dict)
@@ -63,14 +63,6 @@ class RuleSet:
     problems: list[Problem] = field(default_factory=list)
     required_engine_version: str | None = None
     required_plugin_versions: list[list[PluginRequirement]] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if not p.is_error]
 
     @property
     def ok(self) -> bool:

@@ -53,7 +53,8 @@ class SourcedText:
         if len(self._pieces) != 1 or not (lead or self.text != self.text.rstrip()):
             return self
         p = self._pieces[0]
-        return SourcedText(self.text.strip(), (_Piece(0, p.source, p.node, p.location, p.skip + lead),))
+        piece = _Piece(0, p.source, p.node, p.location, p.skip + lead)
+        return SourcedText(self.text.strip(), (piece,))
 
     def joined(self, other: SourcedText, sep: str = " ") -> SourcedText:
         """self + sep + other, the way Falco appends conditions, outputs and descriptions."""

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from scapula.replay.rules import ExtraField, ExtraOutput, load_text
+from scapula.replay.rules import ExtraField, ExtraOutput, Loader
 
 CASES = "corpus/conformance/rule_loader_cases.json"
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"  # as the shared_dir fixture
@@ -59,12 +59,13 @@ def pytest_generate_tests(metafunc):
 
 
 def run_case(case: dict) -> list[str]:
-    """Every way our result differs from the case's expectations (empty: it passes)."""
+    """Every way our result differs from the case's expectations (empty: it passes).
+    The steps of a case share one loader, as they share one engine upstream."""
     failures = []
+    loader = Loader(known_field=known_field, **ENGINE_SETUP.get(case["test"], {}))
     for step in case["steps"]:
-        result = load_text(step["rules_yaml"], "rules.yaml", known_field=known_field,
-                           **ENGINE_SETUP.get(case["test"], {}))
-        failures += check_step(step, result)
+        loader.add_text(step["rules_yaml"], "rules.yaml")
+        failures += check_step(step, loader.result())
     return failures
 
 
