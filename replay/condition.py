@@ -1,4 +1,5 @@
-"""Conditions compiled once to Python closures, evaluated per event.
+"""Conditions compiled once to Python closures, evaluated per event. (Which event types a
+condition can match is rules/analysis.py's job.)
 
 The input is the parser's AST (scapula.replay.filter.ast) after macros and lists are
 resolved; the output is a function of a fields.Context returning True or False.
@@ -223,32 +224,3 @@ _TRANSFORMERS = {
     "basename": lambda v: posixpath.basename(str(v)),
     "len": lambda v: len(v),
 }
-
-
-# --- which event types a condition can match (for indexing rules by type) ------------
-
-def event_types(node) -> set[str] | None:
-    """The evt.type values the condition can be true for; None when it may be true
-    for any type. A superset is always safe: it only costs evaluations."""
-    if isinstance(node, ast.And):
-        found = None
-        for c in node.children:
-            s = event_types(c)
-            if s is not None:
-                found = s if found is None else found & s
-        return found
-    if isinstance(node, ast.Or):
-        out = set()
-        for c in node.children:
-            s = event_types(c)
-            if s is None:
-                return None
-            out |= s
-        return out
-    if isinstance(node, ast.BinaryCheck) and isinstance(node.left, ast.Field) \
-            and node.left.name == "evt.type":
-        if node.op in ("=", "=="):
-            return {node.right.value} if isinstance(node.right, ast.Value) else None
-        if node.op == "in" and isinstance(node.right, ast.ListValue):
-            return set(node.right.values)
-    return None

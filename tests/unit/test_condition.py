@@ -3,7 +3,7 @@ event types a condition can match."""
 import pytest
 
 from scapula.replay import fields as F
-from scapula.replay.condition import CompileError, compile_condition, event_types
+from scapula.replay.condition import CompileError, compile_condition
 from scapula.replay.filter import parse
 
 VALUES = {
@@ -66,16 +66,3 @@ def test_operators(expr, expected):
 def test_compile_errors(expr, message):
     with pytest.raises(CompileError, match=message):
         compile_condition(parse(expr), known)
-
-
-@pytest.mark.parametrize("expr, types", [
-    ("evt.type = open", {"open"}),
-    ("evt.type in (open, openat) and proc.name = cat", {"open", "openat"}),
-    ("evt.type in (open, openat) and evt.type = openat", {"openat"}),
-    ("evt.type = open or evt.type = connect", {"open", "connect"}),
-    ("evt.type = open or proc.name = cat", None),
-    ("proc.name = cat", None),
-    ("not evt.type = open", None),
-])
-def test_event_types(expr, types):
-    assert event_types(parse(expr)) == types
