@@ -79,7 +79,12 @@ def event_line(num: int, ev) -> str:
         if p.name == "nr" and ev.syscall_name:
             value += f"({ev.syscall_name})"
         parts.append(f"{p.name}={value}")
-    return " ".join(parts)
+    # one event, one line: control characters a process put in its argv or a file
+    # name are shown escaped, not obeyed
+    return " ".join(parts).translate(_CONTROLS)
+
+
+_CONTROLS = {c: f"\\x{c:02x}" for c in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t", 127: "\\x7f"}
 
 
 @click.command("print")
