@@ -273,6 +273,9 @@ def _arg(ctx, arg):
     params = [p for p in ev.etype.params if not p.derived]
     if arg is None:
         return None
+    if arg == "flags" and ev.name in _EXECS:
+        p = ctx.proc
+        return flagnames.flags_text("exe", p.exe_flags) if p is not None else None
     if arg.isdigit():
         i = int(arg)
         p = params[i] if i < len(params) else None
@@ -292,9 +295,17 @@ def _arg(ctx, arg):
 
 def _rawarg(ctx, arg):
     ev = ctx.ev
+    if arg == "flags" and ev.name in _EXECS:
+        return ctx.proc.exe_flags if ctx.proc is not None else None
     p = next((q for q in ev.etype.params if q.name == arg), None)
     return ev.param(p.name) if p is not None else None
 
+
+# Falco's execve/execveat exit event has the new image's exe flags as `flags` (rules
+# print them as exe_flags=%evt.arg.flags); execveat's AT_ flags are on its enter event
+# there. scapula records the exe flags on procexec, just before, so they are read from
+# the process.
+_EXECS = ("execve", "execveat")
 
 # Falco's argument names where scapula's differ.
 _ARG_ALIASES = {"uid": ("new_uid", "ruid"), "gid": ("new_gid", "rgid"), "path": ("filename",),

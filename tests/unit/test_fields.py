@@ -29,3 +29,31 @@ def test_the_fields_the_upstream_rules_use(shared_dir):
     used = {u.rstrip(".") for u in used} - {"user.log"}   # a log file's name in a list
     missing = sorted(u for u in used if lookup(u) is None)
     assert missing == [], missing
+
+
+class _Exec:
+    """An execve/execveat exit event as the fields read it."""
+
+    def __init__(self, name, pid=100, **params):
+        from scapula.schemas import events as schema
+        self.name, self.etype, self.pid, self._p = name, schema.BY_NAME[name], pid, params
+
+    def param(self, name):
+        return self._p.get(name)
+
+
+@pytest.mark.parametrize("name", ["execve", "execveat"])
+def test_exec_flags_are_the_new_images_exe_flags_as_in_falco(name):
+    """Falco's exit event calls the exe flags `flags` (not execveat's AT_ flags): the
+    upstream rules print them as exe_flags=%evt.arg.flags."""
+    from scapula.replay.fields import Context
+    from scapula.replay.state import State
+    state = State([{"pid": 100, "ppid": 1, "comm": b"x"}])
+    state.process(100).exe_flags = 1
+    ctx = Context(_Exec(name, flags=0x1000), state)
+    assert lookup("evt.arg.flags")[0].extract(ctx, "flags") == "EXE_FROM_MEMFD"
+    assert lookup("evt.rawarg.flags")[0].extract(ctx, "flags") == 1
+    state.process(100).exe_flags = 0
+    assert lookup("evt.arg.flags")[0].extract(ctx, "flags") == "0"
+    assert lookup("evt.arg.flags")[0].extract(Context(_Exec(name, pid=9), state), "flags") \
+        is None
