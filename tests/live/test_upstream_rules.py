@@ -296,3 +296,36 @@ def test_benign_work_trips_none_of_the_rules(benign):
     assert "fetched hello" in benign.stdout
     assert shutil.which("cc") is None or "hi" in benign.stdout.split()
     assert [a["output"] for a in benign.alerts if a["rule"] in RULES_FIRED] == []
+
+
+# scapula's own rules (replay/default_rules.yaml) cover the same ground.
+OWN_RULES_FIRED = [
+    "Credential file read by an unexpected program", "Search for private keys or passwords",
+    "Search for cloud credentials", "Symlink to a credential file",
+    "Hard link to a credential file", "Shell started by a network service",
+    "Program run from shared memory", "Fileless execution",
+    "Log file truncated", "Data wiping tool run", "Process attached with ptrace",
+    "SSH client on a non-standard port",
+]
+
+
+def _own_alerts(cap: Path) -> list:
+    out = scapula("replay", cap, "--json")
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def test_scapulas_own_rules_cover_the_attack(attack):
+    alerts = _own_alerts(attack.w / "attack.scapula")
+    fired = {a["rule"] for a in alerts}
+    assert set(OWN_RULES_FIRED) <= fired, set(OWN_RULES_FIRED) - fired
+    by_rule = {a["rule"]: a["output_fields"] for a in alerts}
+    assert by_rule["Credential file read by an unexpected program"]["fd.name"] == "/etc/shadow"
+    assert by_rule["Shell started by a network service"]["proc.pname"] == "nginx"
+    assert by_rule["SSH client on a non-standard port"]["fd.sport"] == attack.port
+    assert by_rule["Log file truncated"]["fd.name"] == attack.log
+    assert by_rule["Fileless execution"]["proc.exepath"] == "/memfd:payload"
+
+
+def test_scapulas_own_rules_are_quiet_on_benign_work(benign):
+    assert [a["output"] for a in _own_alerts(benign.w / "benign.scapula")] == []
