@@ -49,21 +49,25 @@ def scapula_info(path) -> dict:
     return json.loads(r.stdout)
 
 
-@pytest.fixture
-def live():
-    """For tests that run the recorder as a command: root and BPF, or skip (fail in CI)."""
+def require_live() -> None:
+    """Root and BPF, or a skip (a failure in CI): for module-scoped fixtures that
+    record, where the `live` fixture cannot be used."""
     reason = live_unavailable()
     if reason:
         skip_or_fail(reason)
+
+
+@pytest.fixture
+def live():
+    """For tests that run the recorder as a command: root and BPF, or skip (fail in CI)."""
+    require_live()
 
 
 @contextmanager
 def live_probe(syscalls: tuple[str, ...], **config):
     """A loaded probe recording `syscalls` (and ProgramConfig's other fields from
     `config`), or a skip (a failure in CI) where BPF cannot run."""
-    reason = live_unavailable()
-    if reason:
-        skip_or_fail(reason)
+    require_live()
     from scapula.capture.probe import Probe
     from scapula.capture.program import ProgramConfig
     with Probe(ProgramConfig(syscalls=syscalls, buffer_size=16 << 20, self_tgid=os.getpid(),

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import live_unavailable, skip_or_fail
+from tests.conftest import require_live
 
 pytestmark = pytest.mark.live
 
@@ -19,9 +19,7 @@ STORM = "import os, sys\nfor _ in range(200_000):\n    os.close(os.open(sys.argv
 
 @pytest.fixture(scope="module")
 def stormed(tmp_path_factory):
-    reason = live_unavailable()
-    if reason:
-        skip_or_fail(reason)
+    require_live()
     tmp = tmp_path_factory.mktemp("drops")
     target = tmp / "target.txt"
     target.write_text("x")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import scapula
+from tests.conftest import require_live, scapula
 
 RULES = """
 - list: readers
@@ -27,10 +27,7 @@ RULES = """
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
-    from tests.conftest import live_unavailable, skip_or_fail
-    reason = live_unavailable()
-    if reason:
-        skip_or_fail(reason)
+    require_live()
     tmp = tmp_path_factory.mktemp("replaycli")
     cap = tmp / "run.scapula"
     r = scapula("record", "-w", cap, "--follow", "--", "/bin/sh", "-c",

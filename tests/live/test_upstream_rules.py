@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.conftest import SHARED, live_unavailable, scapula, skip_or_fail
+from tests.conftest import SHARED, require_live, scapula
 
 RULES = SHARED / "corpus" / "rules" / "falco_rules.yaml"
 PY = sys.executable
@@ -86,9 +86,7 @@ class Replayed:
 
 
 def _runnable():
-    reason = live_unavailable()
-    if reason:
-        skip_or_fail(reason)
+    require_live()
     if not RULES.is_file():
         pytest.skip(f"{RULES} is absent (the shared corpus sits beside the checkout)")
 
