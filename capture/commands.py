@@ -10,7 +10,7 @@ from scapula.capture.program import (DEFAULT_SNAPLEN, MAX_PATH, ProgramConfig, b
 from scapula.capture.btf import BTF
 from scapula.capture.recorder import Recorder, RecordOptions
 from scapula.capture.rotation import RotationPolicy
-from scapula.console import clean_errors, warn
+from scapula.console import clean_errors
 from scapula.errors import UsageError
 from scapula.schemas import events as schema
 
@@ -135,12 +135,9 @@ def record(output, duration, count, follow, syscalls, io, snaplen, all_, buffer_
     names = choose_syscalls(syscalls, all_, io)
     engine = None
     if rule_files:
-        from scapula.replay.engine import Engine
         from scapula.replay.live import syscalls_for
-        from scapula.replay.replay_command import load_rules
-        engine = Engine(load_rules(rule_files).enabled_rules())
-        for w in engine.warnings:
-            warn(w)
+        from scapula.replay.replay_command import engine_for, load_rules
+        engine = engine_for(load_rules(rule_files))
         needed = None if (syscalls or all_) else syscalls_for(engine, set(filler_names()))
         if needed is not None:
             names = needed + tuple(n for n in schema.IO_SYSCALLS if io and n not in needed)

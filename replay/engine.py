@@ -37,9 +37,10 @@ class CompiledRule:
 class Engine:
     def __init__(self, rules, known=F.lookup, profile: bool = False):
         """`rules`: loaded rules (rules.ruleset.Rule). A rule whose condition cannot
-        run here (a field scapula lacks, an operator its type does not take) is
-        left out, and said in `warnings`."""
-        self.warnings: list[str] = []
+        run (an operator its field's type does not take, a value that does not fit
+        the type) is left out and said in `errors`, with where the rule is: Falco
+        refuses such a file, and so do `rules validate` and `replay`."""
+        self.errors: list[str] = []
         self.by_type: dict[str, list[CompiledRule]] = {}
         self.any_type: list[CompiledRule] = []
         self.compiled: list[CompiledRule] = []
@@ -48,7 +49,8 @@ class Engine:
             try:
                 test = compile_condition(rule.condition_ast, known)
             except CompileError as e:
-                self.warnings.append(f"rule '{rule.name}' disabled: {e.message}")
+                where = f"{rule.location}: " if rule.location else ""
+                self.errors.append(f"{where}error: rule '{rule.name}': {e.message}")
                 continue
             compiled = CompiledRule(rule, test, compile_output(rule.output_compiled, known))
             self.compiled.append(compiled)

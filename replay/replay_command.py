@@ -34,6 +34,17 @@ def load_rules(paths):
     return ruleset
 
 
+def engine_for(ruleset, profile: bool = False) -> Engine:
+    """The rules compiled to run; a rule that cannot (wrong operator for its field's
+    type, a value that does not fit) makes the file bad input (exit 3)."""
+    engine = Engine(ruleset.enabled_rules(), profile=profile)
+    if engine.errors:
+        for e in engine.errors[1:]:
+            click.echo(f"scapula: {e}", err=True)
+        raise InputError(engine.errors[0])
+    return engine
+
+
 def parse_time(text: str | None, option: str) -> int | None:
     """--since/--until: ns since the epoch, or an ISO 8601 time (UTC unless it says)."""
     if text is None:
@@ -71,9 +82,7 @@ def replay_command(files, rule_files, since, until, expr, as_json, fail_on, prof
     (a damaged capture or a rules file with errors)."""
     check_paths(files)
     ruleset = load_rules(rule_files or [default_rules_path()])
-    engine = Engine(ruleset.enabled_rules(), profile=profile)
-    for w in engine.warnings:
-        warn(w)
+    engine = engine_for(ruleset, profile=profile)
     keep = event_filter(expr)
     from scapula.replay.rules.model import Priority
     threshold = Priority.parse(fail_on) if fail_on else None

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from scapula.console import clean_errors, warn
+from scapula.console import clean_errors
 from scapula.errors import InputError, UsageError
 from scapula.replay.engine import Engine
 from scapula.replay.fields import FIELDS_LIST, lookup
@@ -29,13 +29,13 @@ def validate(files):
     for p in ruleset.problems:
         click.echo(str(p), err=True)
     engine = Engine(ruleset.enabled_rules()) if ruleset.ok else None
-    for w in (engine.warnings if engine else ()):
-        click.echo(f"warning: {w}", err=True)
-    n_err = len(ruleset.errors)
+    for e in (engine.errors if engine else ()):
+        click.echo(e, err=True)
+    n_err = len(ruleset.errors) + (len(engine.errors) if engine else 0)
     click.echo(f"{', '.join(files)}: {len(ruleset.rules)} rules "
                f"({len(engine.compiled) if engine else 0} runnable), {len(ruleset.macros)} "
                f"macros, {len(ruleset.lists)} lists; {n_err} errors, "
-               f"{len(ruleset.warnings) + (len(engine.warnings) if engine else 0)} warnings")
+               f"{len(ruleset.warnings)} warnings")
     if n_err:
         sys.exit(InputError.exit_code)
 
@@ -67,13 +67,11 @@ def test(spec):
         count: 1                      # exactly; or at_least: N; or never: true
         output_fields: {proc.name: cat, fd.name: /etc/shadow}   # for at least one alert
     Exit 0 when every expectation holds, 1 when one fails, 2/3 for a bad spec."""
-    from scapula.replay.replay_command import load_rules
+    from scapula.replay.replay_command import engine_for, load_rules
     spec_data, base = _read_spec(spec)
     captures = [str(base / c) for c in spec_data["captures"]]
     ruleset = load_rules([str(base / r) for r in spec_data["rules"]])
-    engine = Engine(ruleset.enabled_rules())
-    for w in engine.warnings:
-        warn(w)
+    engine = engine_for(ruleset)
     fired: dict[str, list] = {}
     replay(captures, engine, lambda alert, ctx: fired.setdefault(alert.rule, []).append(alert))
     failures = 0

@@ -111,13 +111,19 @@ expect:
     (["replay", "RUN", "-r", "BAD"], 3, "bad.yaml:2:14: error"),
     (["replay", "RUN", "-r", "RULES", "--since", "yesterday"], 2, "--since yesterday: not a time"),
     (["rules", "validate", "BAD"], 3, "Undefined macro 'no_such_macro' used in filter"),
+    (["rules", "validate", "TYPED"], 3, "typed.yaml:1:3: error: rule 'r': operator 'contains' "
+     "does not apply to a PORT field"),
+    (["replay", "RUN", "-r", "TYPED"], 3, "operator 'contains' does not apply to a PORT field"),
 ])
 def test_errors(recorded, args, code, message):
     tmp, cap, rules = recorded
     bad = tmp / "bad.yaml"
     bad.write_text("- rule: r\n  condition: no_such_macro and proc.name=x\n  desc: d\n"
                    "  output: o\n  priority: INFO\n")
-    args = [{"RUN": cap, "RULES": rules, "BAD": bad}.get(a, a) for a in args]
+    typed = tmp / "typed.yaml"
+    typed.write_text("- rule: r\n  condition: evt.type=connect and fd.sport contains 22\n"
+                     "  desc: d\n  output: o\n  priority: INFO\n")
+    args = [{"RUN": cap, "RULES": rules, "BAD": bad, "TYPED": typed}.get(a, a) for a in args]
     r = scapula(*args)
     assert r.returncode == code, r.stdout + r.stderr
     assert message in r.stderr + r.stdout and "Traceback" not in r.stderr

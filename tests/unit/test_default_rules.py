@@ -9,7 +9,7 @@ def test_default_rules_load_without_a_problem_and_all_run():
     ruleset = load_files([default_rules_path()], known_field=lambda n: lookup(n) is not None)
     assert [str(p) for p in ruleset.problems] == []
     engine = Engine(ruleset.enabled_rules())
-    assert engine.warnings == []
+    assert engine.errors == []
     assert len(engine.compiled) == len(ruleset.rules) >= 15
     # every rule is indexed by event type: none costs an evaluation on every event
     assert engine.any_type == []
