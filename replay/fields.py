@@ -19,6 +19,7 @@ CHARBUF, INT64, UINT64, UINT32, BOOL, IPADDR, IPNET, PORT, RELTIME, ABSTIME, L4P
     "CHARBUF", "INT64", "UINT64", "UINT32", "BOOL", "IPADDR", "IPNET", "PORT", "RELTIME",
     "ABSTIME", "L4PROTO", "FSPATH")
 LIST = "LIST"  # a list of CHARBUF (proc.aname without an argument, fd.types)
+BYTEBUF = "BYTEBUF"  # raw bytes (evt.buffer): compared byte for byte, not as text
 
 
 @dataclass(frozen=True)
@@ -385,7 +386,7 @@ FIELDS_LIST = [
     F("evt.is_open_write", BOOL, "an open for writing", _open_mode("w")),
     F("evt.is_open_exec", BOOL, "an open for execution (never set: not in open's flags)",
       _open_mode("x")),
-    F("evt.buffer", CHARBUF, "the I/O data (with --io)",
+    F("evt.buffer", BYTEBUF, "the I/O data (with --io)",
       lambda c, a: c.ev.param("data") if any(p.name == "data" for p in c.ev.etype.params)
       else None),
     F("evt.hostname", CHARBUF, "the recording host's name", lambda c, a: c.header.get("host")),

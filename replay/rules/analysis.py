@@ -71,14 +71,23 @@ def _may(node) -> tuple[EventTypes, EventTypes]:
         exact = _evt_type_check(node)
         if exact is not None:
             return exact, ~exact
-        if _is_never_true(node):
-            return NONE, ALL
+        constant = _evt_num_constant(node)
+        if constant is not None:
+            return (ALL, NONE) if constant else (NONE, ALL)
+    if kind is ast.UnaryCheck and _is_evt_type(node.left):
+        # every event has a type: `evt.type exists` is always true, so under a
+        # `not` it matches no event (libsinsp's ppm_codes treats it so)
+        return ALL, NONE
     return ALL, ALL
+
+
+def _is_evt_type(operand) -> bool:
+    return type(operand) is ast.Field and operand.name == "evt.type" and operand.arg is None
 
 
 def _evt_type_check(node: ast.BinaryCheck) -> EventTypes | None:
     left, right = node.left, node.right
-    if type(left) is not ast.Field or left.name != "evt.type" or left.arg is not None:
+    if not _is_evt_type(left):
         return None
     if node.op in ("=", "==") and type(right) is ast.Value:
         return EventTypes(frozenset((right.value,)))
@@ -89,12 +98,31 @@ def _evt_type_check(node: ast.BinaryCheck) -> EventTypes | None:
     return None
 
 
-def _is_never_true(node: ast.BinaryCheck) -> bool:
-    """`evt.num = 0`: the rules' idiom for a placeholder that never matches
-    (event numbers start at 1)."""
-    left = node.left
-    return (type(left) is ast.Field and left.name == "evt.num" and node.op in ("=", "==")
-            and type(node.right) is ast.Value and node.right.value == "0")
+def _evt_num_constant(node: ast.BinaryCheck) -> bool | None:
+    """True or False for an `evt.num` check that is so for every event (event numbers
+    start at 1: `evt.num = 0`, `< 1`, `in ()` never hold, `!= 0`, `>= 1` always do),
+    None for any other check. As libsinsp, only plain decimal values count: `evt.num =
+    0x0`, `= -1` or `= 1.5` are ordinary checks."""
+    left, right, op = node.left, node.right, node.op
+    if type(left) is not ast.Field or left.name != "evt.num" or left.arg is not None:
+        return None
+    values = (right.value,) if type(right) is ast.Value else \
+        right.values if type(right) is ast.ListValue else None
+    if values is None or not all(v.isascii() and v.isdigit() for v in values):
+        return None
+    numbers = [int(v) for v in values]
+    if op in ("=", "==", "in") and (op == "in" or type(right) is ast.Value):
+        return False if all(n == 0 for n in numbers) else None
+    if len(numbers) != 1 or type(right) is not ast.Value:
+        return None
+    n = numbers[0]
+    never = {"<": n <= 1, "<=": n == 0}
+    always = {"!=": n == 0, ">": n == 0, ">=": n <= 1}
+    if never.get(op):
+        return False
+    if always.get(op):
+        return True
+    return None
 
 
 # --- fields and suspicious values ----------------------------------------------

@@ -13,6 +13,7 @@ VALUES = {
                                                    .ip_address("10.1.2.3")),
     "l.names": (F.LIST, ["sshd", "bash", "systemd"]), "u.unknown": (F.CHARBUF, None),
     "s.b64": (F.CHARBUF, "aGVsbG8="), "s.other": (F.CHARBUF, "Bash"),
+    "b.buf": (F.BYTEBUF, b"Bash\0"),
 }
 
 
@@ -34,14 +35,15 @@ def check(expr):
     ("s.name in (zsh, Bash)", True), ("s.name in (zsh)", False),
     ("s.path glob '/etc/*/sshd_*'", True), ("s.path iglob '/ETC/*'", True),
     ("s.path pmatch (/etc/ssh, /tmp)", True), ("s.path pmatch (/etc/ss)", False),
-    ("s.name regex '^B.s'", True), ("s.name bcontains 6173", True),
-    ("s.name bstartswith 42", True),
+    ("s.name regex '^B.s'", True), ("b.buf bcontains 617368", True),
+    ("b.buf bstartswith 42", True), ("b.buf bcontains 7a", False),
+    ("b.buf contains as", True), ("b.buf = 'Bash\\x00'", True),
     ("n.port = 22", True), ("n.port > 21 and n.port <= 22", True), ("n.port in (80, 22)", True),
     ("n.count >= 0x0a", True), ("n.count < 10", False),
     ("b.yes = true", True), ("b.yes = false", False),
     ("ip.addr = 10.1.2.3", True), ("ip.net = 10.0.0.0/8", True), ("ip.net = 192.168.0.0/16", False),
     ("ip.net != 192.168.0.0/16", True),
-    ("l.names = bash", True), ("l.names in (nginx, sshd)", True),
+    ("l.names in (nginx, sshd)", True),
     ("l.names intersects (x, systemd)", True), ("l.names intersects (x)", False),
     ("tolower(s.name) = bash", True), ("toupper(s.name) = BASH", True),
     ("len(s.name) = 4", True), ("b64(s.b64) = hello", True),
@@ -51,6 +53,16 @@ def check(expr):
     # an unknown value compares false with everything, its negation included
     ("u.unknown = x", False), ("u.unknown != x", False), ("u.unknown exists", False),
     ("u.unknown in (x)", False), ("not u.unknown = x", True),
+    # operator modifiers: sugar for an `or` (anyof, oneof) or an `and` (allof)
+    ("s.name startswith anyof (x, Ba)", True), ("s.name == oneof (x, y)", False),
+    ("s.name endswith allof (sh, ash)", True), ("s.name endswith allof (sh, x)", False),
+    ("s.name != allof (x, y)", True), ("s.name == anyof ()", False),
+    ("ip.net == anyof (192.168.0.0/16, 10.0.0.0/8)", True), ("ip.net in (10.0.0.0/8)", True),
+    # the multi-value transformers
+    ('join("-", (s.name, "x")) = Bash-x', True), ('concat(s.name, n.port) = Bash22', True),
+    ('getopt(("-n", "-t", "v"), "nt:")[t] = v', True),
+    ('getopt(("-n", "-t", "v"), "nt:") intersects (n)', True),
+    ("len(l.names) = 3", True), ('b64("aGVsbG8") = hello', True), ('b64("a") = x', False),
 ])
 def test_operators(expr, expected):
     assert check(expr) is expected
@@ -62,6 +74,17 @@ def test_operators(expr, expected):
     ("n.port = abc", "'abc' is not a number"),
     ("b.yes = maybe", "'maybe' is not true or false"),
     ("some_macro", "undefined macro 'some_macro'"),
+    # libsinsp's type rules: bytes operators on buffers only, lists take set operators
+    ("s.name bcontains 6173", "operator 'bcontains' does not apply to a CHARBUF field"),
+    ("b.buf bcontains 617", "'617' is not an even number of hex digits"),
+    ("l.names = bash", "operator '=' does not apply to a LIST field"),
+    ("ip.addr contains 10", "operator 'contains' does not apply to a IPADDR field"),
+    ("b.yes > 1", "operator '>' does not apply to a BOOL field"),
+    ("ip.net in (10.0.0.0/33)", "not a network"),
+    ("s.name = 'a\\x00b'", "cannot hold a NUL byte"),
+    ("toupper(n.port) = 1", "field type 'PORT' is not supported by 'toupper' transformer"),
+    ("toupper(s.name)[1] = X", "transformer 'toupper' does not support field arguments"),
+    ("s.name = val(n.port)", "cannot compare a CHARBUF field with a PORT one"),
 ])
 def test_compile_errors(expr, message):
     with pytest.raises(CompileError, match=message):

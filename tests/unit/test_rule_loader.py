@@ -336,6 +336,10 @@ def test_bad_exception_comp():
     ("not evt.type in (open, close)", {"open", "close"}, True),
     ("evt.type = open and evt.type = close", set(), False),
     ("evt.num = 0", set(), False),
+    # libsinsp's evt.num invariants: event numbers start at 1
+    ("evt.type = open and evt.num < 1", set(), False), ("not evt.num != 0", set(), False),
+    ("evt.type = open or evt.num in ()", {"open"}, False), ("evt.num = 0x0", set(), True),
+    ("evt.type = open and evt.num > 0", {"open"}, False), ("not evt.type exists", set(), False),
 ])
 def test_event_types(condition, names, is_all):
     types = load(rule(condition=condition)).rules["r"].event_types
