@@ -518,5 +518,25 @@ def lookup(name: str) -> tuple[FieldDef, str | None] | None:
         return FIELDS[name], None
     for prefix in ("evt.arg.", "evt.rawarg.", "proc.env."):
         if name.startswith(prefix):
-            return FIELDS[prefix[:-1]], name[len(prefix):]
+            arg = name[len(prefix):]
+            if prefix == "evt.rawarg.":
+                return rawarg_field(arg), arg
+            return FIELDS[prefix[:-1]], arg
     return None
+
+
+def rawarg_field(param: str) -> FieldDef:
+    """evt.rawarg.X takes the type of parameter X, as libsinsp types it: a number
+    when every event's X is a scalar (res, fd, flags...), text otherwise."""
+    from scapula.schemas import events as schema
+    kinds = {p.kind for e in schema.EVENTS for p in e.params if p.name == param}
+    if param == "res" or (kinds and kinds <= set(schema.SCALAR_KINDS)):
+        return FieldDef("evt.rawarg", INT64, FIELDS["evt.rawarg"].desc, _rawarg_number,
+                        "required")
+    return FIELDS["evt.rawarg"]
+
+
+def _rawarg_number(ctx, arg):
+    if arg == "res":
+        return ctx.ev.res
+    return _rawarg(ctx, arg)

@@ -57,3 +57,10 @@ def test_exec_flags_are_the_new_images_exe_flags_as_in_falco(name):
     assert lookup("evt.arg.flags")[0].extract(ctx, "flags") == "0"
     assert lookup("evt.arg.flags")[0].extract(Context(_Exec(name, pid=9), state), "flags") \
         is None
+
+
+def test_rawarg_takes_its_parameters_type():
+    from scapula.replay.fields import INT64, CHARBUF
+    assert lookup("evt.rawarg.res")[0].type == INT64
+    assert lookup("evt.rawarg.fd")[0].type == INT64
+    assert lookup("evt.rawarg.name")[0].type == CHARBUF

@@ -218,8 +218,6 @@ def outcome(case: dict) -> tuple[str, str]:
 _FIELD = FIELD
 # what libsinsp evaluates on an event its C++ test builds (an fd, a process, a buffer)
 _EVENT = EVENT
-_RAWARG = ("libsinsp types evt.rawarg.X as the argument X (res: a number, which toupper "
-           "rejects); scapula's evt.rawarg is one CHARBUF field for every argument")
 
 KNOWN_FAILURES: dict[str, str] = {
     # 124
@@ -534,10 +532,6 @@ KNOWN_FAILURES: dict[str, str] = {
         'eval_event multivalue_transformer_with_outer_transformer: len(concat(fd.name, fd.directory)) >= 20',
         'eval_event multivalue_transformer_with_outer_transformer: len(concat(fd.name, fd.directory)) < 21',
     ], _EVENT),
-    # 1
-    **dict.fromkeys([
-        'compile filter_not_supported_transformers: toupper(evt.rawarg.res) = -1',
-    ], _RAWARG),
 }
 
 
