@@ -128,7 +128,7 @@ def _join_events(con, cap, lives: Lifetimes, capture: int, host: str) -> None:
             ASOF LEFT JOIN _images i ON s.pid = i.pid AND s.ts_ns >= i.since_ns
             LEFT JOIN _types t ON t.id = s.type_id
             LEFT JOIN _errnos x ON x.code = -s.result
-            ORDER BY s.seq""", {"host": host})
+            """, {"host": host})
     finally:
         con.unregister("_types")
         con.unregister("_errnos")
