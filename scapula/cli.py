@@ -18,11 +18,14 @@ def _register():
     from scapula.replay.commands import info, print_events
     from scapula.replay.replay_command import replay_command
     from scapula.replay.rules_cli import rules_group
+    from scapula.query.commands import query_command, shell_command
     main.add_command(record)
     main.add_command(replay_command)
     main.add_command(rules_group)
     main.add_command(info)
     main.add_command(print_events)
+    main.add_command(query_command)
+    main.add_command(shell_command)
 
 
 _register()

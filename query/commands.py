@@ -1,0 +1,137 @@
+"""`scapula query` and `scapula shell`: captures into DuckDB, then SQL or a shell."""
+import code
+import os
+import shutil
+import tempfile
+
+import click
+import duckdb
+import pyarrow as pa
+
+from scapula.console import clean_errors, warn
+from scapula.errors import UsageError
+from scapula.query import loader
+from scapula.query.output import output_options, render
+
+# --view NAME: the SQL it runs; {pid} marks where --pid goes (NULL without it).
+VIEWS = {
+    "process_tree": ("SELECT * FROM process_tree",
+                     "SELECT * FROM process_descendants($pid)"),
+    "process_ancestors": (None, "SELECT * FROM process_ancestors($pid)"),
+    "exec_timeline": ("SELECT * FROM exec_timeline", None),
+    "file_activity": ("SELECT * FROM file_activity", None),
+    "network_activity": ("SELECT * FROM network_activity", None),
+    "connections": ("SELECT * FROM connections", None),
+    "privilege_changes": ("SELECT * FROM privilege_changes", None),
+    "suspicious": ("SELECT * FROM suspicious", None),
+}
+
+
+def view_sql(view: str, pid: int | None) -> str:
+    whole, by_pid = VIEWS[view]
+    if pid is None:
+        if whole is None:
+            raise UsageError(f"--view {view} needs --pid")
+        return whole
+    return by_pid or f"{whole} WHERE pid = $pid"
+
+
+def parse_params(pairs) -> dict:
+    """-p name=value pairs; a value that reads as an integer is one."""
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"-p {pair!r}: expected name=value")
+        try:
+            params[name] = int(value)
+        except ValueError:
+            params[name] = value
+    return params
+
+
+def open_db(files, db: str | None):
+    if not files and not db:
+        raise UsageError("no capture files (and no --db) to query")
+    con = loader.connect(db)
+    loader.load(con, files, warn)
+    return con
+
+
+def run_sql(con, sql: str, params: dict):
+    try:
+        rel = con.sql(sql, params=params or None)
+        if rel is None:  # a statement without rows (CREATE VIEW ..., SET ...)
+            return pa.table({})
+        # DuckDB 1.4 named it to_arrow_table; arrow() is the older name
+        fetch = getattr(rel, "to_arrow_table", None) or rel.arrow
+        return fetch()
+    except duckdb.Error as e:
+        raise UsageError(str(e)) from None
+
+
+@click.command("query")
+@click.argument("args", nargs=-1, required=True)
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Keep the database in this file; captures already in it load once.")
+@click.option("--view", type=click.Choice(sorted(VIEWS)),
+              help="Run a ready-made view instead of SQL (every ARG is then a capture).")
+@click.option("--pid", type=int, help="With --view: that process (the tree under it, its "
+              "ancestors, or its rows).")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A named parameter, used in the SQL as $NAME.")
+@output_options
+@clean_errors
+def query_command(args, db, view, pid, params, fmt=None):
+    """Load capture files into DuckDB and run SQL over them.
+
+    ARGS are capture files followed by one SQL statement (with --view: files only).
+    Tables: events, processes, captures, drops, snapshot_fds; views: process_tree,
+    exec_timeline, file_activity, network_activity, connections, privilege_changes,
+    suspicious; table macros process_ancestors(pid) and process_descendants(pid).
+    """
+    if view:
+        files, sql = list(args), view_sql(view, pid)
+        values = {"pid": pid} if "$pid" in sql else {}
+    else:
+        if pid is not None:
+            raise UsageError("--pid goes with --view")
+        files, sql = list(args[:-1]), args[-1]
+        values = {}
+    values.update(parse_params(params))
+    con = open_db(files, db)
+    try:
+        render(run_sql(con, sql, values), fmt)
+    finally:
+        con.close()
+
+
+@click.command("shell")
+@click.argument("files", nargs=-1)
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Keep the database in this file (default: a temporary one).")
+@click.option("--python", "python_repl", is_flag=True,
+              help="A Python prompt with the connection as `con`, even where the duckdb "
+                   "command is installed.")
+@clean_errors
+def shell_command(files, db, python_repl):
+    """Load capture files and open DuckDB's shell on them (or a Python prompt with
+    the connection as `con` when the duckdb command is not installed)."""
+    tmp = None
+    if db is None:
+        tmp = tempfile.mkdtemp(prefix="scapula-")
+        db = os.path.join(tmp, "captures.duckdb")
+    con = open_db(files, db)
+    duckdb_cli = shutil.which("duckdb")
+    try:
+        if duckdb_cli and not python_repl:
+            con.close()
+            os.spawnv(os.P_WAIT, duckdb_cli, [duckdb_cli, db])
+        else:
+            code.interact(banner=f"scapula shell: DuckDB database {db}\n"
+                                 "con.sql('SELECT ...').show(), tables: con.sql('SHOW TABLES')",
+                          local={"con": con, "duckdb": duckdb}, exitmsg="")
+    finally:
+        con.close()
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)

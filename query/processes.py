@@ -1,0 +1,158 @@
+"""Process lifetimes from a capture's /proc snapshot and its procfork/procexec/procexit
+events (a few per process, so plain Python): who made whom, what ran, how it ended."""
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from scapula.capture.decoder import split_argv
+from scapula.query import schema as qs
+from scapula.schemas.flags import tty_text
+
+
+@dataclass
+class Life:
+    proc_id: int
+    pid: int
+    ppid: int
+    start_ns: int | None
+    origin: str
+    parent_id: int | None = None
+    comm: bytes | None = None
+    exe: bytes | None = None
+    argv: list = field(default_factory=list)
+    cwd: bytes | None = None
+    uid: int | None = None
+    euid: int | None = None
+    gid: int | None = None
+    loginuid: int | None = None
+    sessionid: int | None = None
+    sid: int | None = None
+    pgid: int | None = None
+    tty: int | None = None
+    container_id: bytes | None = None
+    end_ns: int | None = None
+    exit_code: int | None = None
+    exit_signal: int | None = None
+    core_dumped: bool | None = None
+    execs: int = 0
+
+
+_FACTS = ("loginuid", "sessionid", "sid", "pgid", "tty", "container_id")
+
+
+class Lifetimes:
+    """Builds the lifetimes of one capture; `images` are (proc_id, pid, since_ns, exe):
+    which program a pid ran from when, for giving every event its exe."""
+
+    def __init__(self, capture: int):
+        self.capture = capture
+        self.lives: list[Life] = []
+        self.current: dict[int, Life] = {}
+        self.images: list[tuple] = []
+
+    def _new(self, pid, ppid, start_ns, origin, parent=None, **kw) -> Life:
+        life = Life((self.capture << 32) | len(self.lives), pid, ppid, start_ns, origin,
+                    parent.proc_id if parent is not None else None, **kw)
+        self.lives.append(life)
+        self.current[pid] = life
+        self.images.append((life.proc_id, pid, start_ns or 0, life.exe))
+        return life
+
+    def snapshot(self, processes: list[dict]) -> None:
+        for p in processes:
+            self._new(p["pid"], p.get("ppid", 0), p.get("start_ns"), "snapshot",
+                      comm=p.get("comm"), exe=p.get("exe"), argv=list(p.get("args") or []),
+                      cwd=p.get("cwd"), uid=p.get("uid"), euid=p.get("euid"), gid=p.get("gid"),
+                      **{k: p.get(k) for k in _FACTS})
+        for life in self.lives:
+            parent = self.current.get(life.ppid)
+            if parent is not None and parent is not life:
+                life.parent_id = parent.proc_id
+
+    def seen(self, first: dict[int, tuple], fork_starts: dict[int, int]) -> None:
+        """Processes with events but neither in the snapshot nor forked before them
+        (created between the snapshot and the first event): from their first event."""
+        for pid, (ts, ppid, comm, uid, gid) in sorted(first.items(), key=lambda kv: kv[1][0]):
+            if pid in self.current or fork_starts.get(pid, ts + 1) <= ts:
+                continue
+            self._new(pid, ppid, ts, "seen", self.current.get(ppid), comm=comm, uid=uid, gid=gid)
+
+    def event(self, ev: dict) -> None:
+        """One procfork/procexec/procexit row (in time order)."""
+        cur = self.current.get(ev["pid"])
+        if cur is None:
+            cur = self._new(ev["pid"], ev["ppid"], ev["ts"], "seen",
+                            self.current.get(ev["ppid"]), comm=ev["comm"], uid=ev["uid"],
+                            gid=ev["gid"])
+        kind = ev["type"]
+        if kind == "procfork":
+            child = ev.get("child_pid")
+            if child is None or child == ev["pid"]:
+                return  # a new thread, not a new process
+            life = self._new(child, ev["pid"], ev["ts"], "fork", cur, comm=ev["comm"],
+                             exe=ev.get("exe") or cur.exe, argv=list(cur.argv),
+                             cwd=_cwd(ev) or cur.cwd, uid=ev["uid"], gid=ev["gid"],
+                             euid=cur.euid)
+            _take_facts(life, ev, cur)
+        elif kind == "procexec":
+            cur.exe = ev.get("exe") or ev.get("filename") or cur.exe
+            cur.argv = split_argv(ev.get("argv")) or []
+            cur.cwd = _cwd(ev) or cur.cwd
+            cur.comm = ev["comm"]
+            cur.execs += 1
+            _take_facts(cur, ev, cur)
+            self.images.append((cur.proc_id, cur.pid, ev["ts"], cur.exe))
+        elif kind == "procexit" and ev["tid"] == ev["pid"]:
+            cur.end_ns = ev["ts"]
+            cur.exit_code = ev.get("status")
+            cur.exit_signal = ev.get("sig")
+            cur.core_dumped = bool(ev.get("core")) if ev.get("core") is not None else None
+
+    def table(self, host: str) -> pa.Table:
+        cols = {c.name: [] for c in qs.PROCESSES}
+        for life in self.lives:
+            argv = [_text(a) for a in life.argv]
+            row = {
+                "capture": self.capture, "host": host, "proc_id": life.proc_id,
+                "parent_id": life.parent_id, "pid": life.pid, "ppid": life.ppid,
+                "comm": _text(life.comm), "exe": _text(life.exe), "argv": argv,
+                "cmdline": " ".join(argv), "cwd": _text(life.cwd), "uid": life.uid,
+                "euid": life.euid, "gid": life.gid, "loginuid": life.loginuid,
+                "sessionid": life.sessionid, "sid": life.sid, "pgid": life.pgid,
+                "tty": tty_text(life.tty) if life.tty else None,
+                "container_id": _text(life.container_id),
+                "start": life.start_ns, "start_ns": life.start_ns,
+                "end": life.end_ns, "end_ns": life.end_ns, "exit_code": life.exit_code,
+                "exit_signal": life.exit_signal, "core_dumped": life.core_dumped,
+                "execs": life.execs, "origin": life.origin,
+            }
+            for k, v in row.items():
+                cols[k].append(v)
+        return pa.table(cols, schema=qs.arrow_schema(qs.PROCESSES))
+
+    def images_table(self) -> pa.Table:
+        """Every lifetime's first image and every exec: (proc_id, pid, since_ns, exe)."""
+        rows = self.images
+        return pa.table({
+            "proc_id": pa.array([r[0] for r in rows], pa.uint64()),
+            "pid": pa.array([r[1] for r in rows], pa.int64()),
+            "since_ns": pa.array([r[2] for r in rows], pa.int64()),
+            "exe": pa.array([_text(r[3]) for r in rows], pa.string()),
+        })
+
+
+def _cwd(ev: dict):
+    cwd = ev.get("cwd")
+    return cwd if cwd and cwd[:1] == b"/" else None
+
+
+def _take_facts(life: Life, ev: dict, fallback: Life) -> None:
+    for k in _FACTS:
+        v = ev.get(k)
+        setattr(life, k, v if v is not None else getattr(fallback, k))
+
+
+def _text(b):
+    if b is None or isinstance(b, str):
+        return b
+    return b.decode("utf-8", "backslashreplace")

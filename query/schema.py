@@ -1,0 +1,233 @@
+"""The DuckDB tables, declared once with a description per column, mostly derived from
+schemas/events.py: which parameter fills which typed column, and the `args` struct."""
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from scapula.schemas import events as schema
+
+# A parameter kind's SQL and Arrow types.
+KIND_SQL = {
+    "fd": "BIGINT", "int": "BIGINT", "pid": "BIGINT", "uid": "BIGINT", "gid": "BIGINT",
+    "uint": "UBIGINT", "mode": "UBIGINT", "flags": "UBIGINT", "tty": "UBIGINT",
+    "path": "VARCHAR", "str": "VARCHAR", "abspath": "VARCHAR", "container": "VARCHAR",
+    "sockaddr": "VARCHAR", "argv": "VARCHAR[]", "buf": "BLOB",
+}
+SQL_ARROW = {
+    "BIGINT": pa.int64(), "UBIGINT": pa.uint64(), "INTEGER": pa.int32(),
+    "USMALLINT": pa.uint16(), "VARCHAR": pa.string(), "VARCHAR[]": pa.list_(pa.string()),
+    "BLOB": pa.binary(), "TIMESTAMP_NS": pa.timestamp("ns"), "BOOLEAN": pa.bool_(),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql: str
+    desc: str
+
+
+def C(name, sql, desc):
+    return Column(name, sql, desc)
+
+
+# --- events: the typed common and per-family columns ----------------------------------
+# The loader fills the Arrow side (STAGE_COLUMNS); the rest come from SQL at load time.
+COMMON = (
+    C("capture", "INTEGER", "the capture file the row came from (captures.capture)"),
+    C("host", "VARCHAR", "the recording host's name"),
+    C("seq", "BIGINT", "the event's position in its capture, in time order, from 0"),
+    C("ts", "TIMESTAMP_NS", "when the call returned (UTC)"),
+    C("ts_ns", "BIGINT", "the same, in ns since the Unix epoch"),
+    C("cpu", "USMALLINT", "the CPU the event was recorded on"),
+    C("tid", "BIGINT", "thread id"),
+    C("pid", "BIGINT", "process id (thread group id)"),
+    C("ppid", "BIGINT", "parent process id, as the kernel had it at the event"),
+    C("uid", "BIGINT", "real user id"),
+    C("gid", "BIGINT", "real group id"),
+    C("comm", "VARCHAR", "the thread's command name (16 bytes at most)"),
+    C("exe", "VARCHAR", "the process's executable at the event (processes.exe of its image)"),
+    C("proc_id", "UBIGINT", "the process lifetime the event belongs to (processes.proc_id)"),
+    C("cgroup", "UBIGINT", "cgroup id"),
+    C("type", "VARCHAR", "event type: a syscall name or procfork/procexec/procexit"),
+    C("category", "VARCHAR", "file, process, lifecycle, net, priv, kernel, io or generic"),
+    C("result", "BIGINT", "the syscall's return value (-errno on failure)"),
+    C("errno", "VARCHAR", "the error's name when the call failed (ENOENT, ...), else NULL"),
+)
+FAMILY = (
+    C("fd", "BIGINT", "the fd the call works on (its `fd` parameter), or the fd it made"),
+    C("path", "VARCHAR", "the path the call names, resolved to an absolute path"),
+    C("path_raw", "VARCHAR", "that path as the process passed it"),
+    C("path2", "VARCHAR", "the second path (rename, link: the new name), absolute"),
+    C("path2_raw", "VARCHAR", "the second path as passed"),
+    C("flags", "UBIGINT", "the call's `flags` parameter (open flags, clone flags, ...)"),
+    C("mode", "UBIGINT", "the call's `mode` parameter"),
+    C("family", "VARCHAR", "address family: AF_INET, AF_INET6, AF_UNIX, ..."),
+    C("local_addr", "VARCHAR", "this end's IP address (or unix socket path)"),
+    C("local_port", "INTEGER", "this end's port"),
+    C("remote_addr", "VARCHAR", "the peer's IP address (or unix socket path)"),
+    C("remote_port", "INTEGER", "the peer's port"),
+)
+ARGS_DESC = "every other parameter of the event, typed, by name (see `scapula query --schema`)"
+
+# What the loader's Arrow batches carry (capture, host, exe, proc_id, type, category and
+# errno are added by SQL when the batch is joined into `events`).
+_FROM_SQL = {"capture", "host", "exe", "proc_id", "type", "category", "errno"}
+STAGE_COLUMNS = tuple(c for c in COMMON if c.name not in _FROM_SQL) + \
+    (C("type_id", "USMALLINT", "event type id"),) + FAMILY
+
+# Sockaddr parameters: which end of the connection each one is.
+_LOCAL_SOCKADDR = {("bind", "addr")}
+
+
+def family_params(etype: schema.EventType) -> dict[str, str]:
+    """Family column -> the parameter that fills it, for one event type."""
+    names = {p.name: p for p in etype.params}
+    out = {}
+    for col in ("fd", "flags", "mode"):   # each is also the parameter's kind
+        p = names.get(col)
+        if p is not None and p.kind == col:
+            out[col] = col
+    abspaths = [p for p in etype.params if p.kind == "abspath"]
+    for col, p in zip(("path", "path2"), abspaths):
+        out[col] = p.name
+        out[col + "_raw"] = p.source
+    for p in etype.params:
+        if p.kind == "sockaddr":
+            local = p.name == "local" or (etype.name, p.name) in _LOCAL_SOCKADDR
+            out["local" if local else "remote"] = p.name
+    return out
+
+
+def args_params(etype: schema.EventType) -> list[schema.Param]:
+    """The parameters left for `args`: those no family column holds."""
+    used = set(family_params(etype).values())
+    return [p for p in etype.params if p.name not in used]
+
+
+def _args_fields() -> dict[tuple[str, str], str]:
+    """(param name, SQL type) -> struct field name. A name whose parameters disagree on
+    their type (ptrace's uint `data`, read's buf `data`) gets the kind as a suffix."""
+    types: dict[str, set] = {}
+    for e in schema.EVENTS:
+        for p in args_params(e):
+            types.setdefault(p.name, set()).add(KIND_SQL[p.kind])
+    fields = {}
+    for e in schema.EVENTS:
+        for p in args_params(e):
+            sql = KIND_SQL[p.kind]
+            key = p.name if len(types[p.name]) == 1 else f"{p.name}_{p.kind}"
+            fields.setdefault((p.name, sql), key)
+    return fields
+
+
+ARGS_FIELDS = _args_fields()
+ARGS_TYPES = {key: sql for (_name, sql), key in ARGS_FIELDS.items()}
+ARGS_KEYS = tuple(sorted(ARGS_TYPES))
+ARGS_SQL = "STRUCT(" + ", ".join(f'"{k}" {ARGS_TYPES[k]}' for k in ARGS_KEYS) + ")"
+ARGS_ARROW = pa.struct([(k, SQL_ARROW[ARGS_TYPES[k]]) for k in ARGS_KEYS])
+
+
+def arg_key(p: schema.Param) -> str | None:
+    """The `args` field of a parameter (None: a kind this version has no column for)."""
+    sql = KIND_SQL.get(p.kind)
+    return ARGS_FIELDS.get((p.name, sql)) if sql else None
+
+
+STAGE_ARROW = pa.schema([(c.name, SQL_ARROW[c.sql]) for c in STAGE_COLUMNS] +
+                        [("args", ARGS_ARROW)])
+EVENTS = COMMON + FAMILY + (C("args", ARGS_SQL, ARGS_DESC),)
+
+# --- the other tables -------------------------------------------------------------------
+PROCESSES = (
+    C("capture", "INTEGER", "the capture file"),
+    C("host", "VARCHAR", "the recording host"),
+    C("proc_id", "UBIGINT", "this process lifetime (unique in the database)"),
+    C("parent_id", "UBIGINT", "the parent's lifetime (NULL when unknown)"),
+    C("pid", "BIGINT", "process id"),
+    C("ppid", "BIGINT", "parent process id at creation"),
+    C("comm", "VARCHAR", "command name, as last seen"),
+    C("exe", "VARCHAR", "executable of the last image (after the last exec)"),
+    C("argv", "VARCHAR[]", "arguments of the last image, argv[0] included"),
+    C("cmdline", "VARCHAR", "argv joined with spaces"),
+    C("cwd", "VARCHAR", "working directory at the start of the last image"),
+    C("uid", "BIGINT", "real user id at creation"),
+    C("euid", "BIGINT", "effective user id at creation (snapshot processes only)"),
+    C("gid", "BIGINT", "real group id at creation"),
+    C("loginuid", "BIGINT", "audit login uid: the user who logged in (-1: never set)"),
+    C("sessionid", "UBIGINT", "audit session id"),
+    C("sid", "BIGINT", "session id"),
+    C("pgid", "BIGINT", "process group id"),
+    C("tty", "VARCHAR", "controlling terminal (pts/3), NULL for none"),
+    C("container_id", "VARCHAR", "container id, NULL outside containers"),
+    C("start", "TIMESTAMP_NS", "when the process was created (or first seen)"),
+    C("start_ns", "BIGINT", "the same in ns since the epoch"),
+    C("end", "TIMESTAMP_NS", "when it exited, NULL if alive at the end of the capture"),
+    C("end_ns", "BIGINT", "the same in ns"),
+    C("exit_code", "BIGINT", "exit status (0-255) of a normal exit"),
+    C("exit_signal", "BIGINT", "the signal that killed it, 0 for a normal exit"),
+    C("core_dumped", "BOOLEAN", "whether it dumped core"),
+    C("execs", "INTEGER", "how many programs it executed during the capture"),
+    C("origin", "VARCHAR", "snapshot (alive at start), fork (created during), seen (events only)"),
+)
+CAPTURES = (
+    C("capture", "INTEGER", "capture id, in load order"),
+    C("path", "VARCHAR", "the file as loaded (absolute)"),
+    C("host", "VARCHAR", "host name"),
+    C("kernel", "VARCHAR", "kernel release"),
+    C("arch", "VARCHAR", "machine"),
+    C("cpus", "INTEGER", "CPU count"),
+    C("tool", "VARCHAR", "the recording scapula version"),
+    C("started", "TIMESTAMP_NS", "when the recording started"),
+    C("first", "TIMESTAMP_NS", "first event"),
+    C("last", "TIMESTAMP_NS", "last event"),
+    C("events", "BIGINT", "events loaded"),
+    C("dropped", "BIGINT", "events the kernel dropped (ring buffer full)"),
+    C("complete", "BOOLEAN", "the file has its footer (the recording finished)"),
+    C("warnings", "VARCHAR[]", "what the reader found damaged or missing"),
+    C("size", "BIGINT", "file size in bytes when loaded"),
+    C("mtime_ns", "BIGINT", "file modification time when loaded (with size: reload check)"),
+)
+DROPS = (
+    C("capture", "INTEGER", "the capture file"),
+    C("host", "VARCHAR", "the recording host"),
+    C("cpu", "INTEGER", "CPU number"),
+    C("dropped", "BIGINT", "events lost on this CPU because the ring buffer was full"),
+    C("sent", "BIGINT", "events the kernel submitted on this CPU"),
+)
+SNAPSHOT_FDS = (
+    C("capture", "INTEGER", "the capture file"),
+    C("host", "VARCHAR", "the recording host"),
+    C("pid", "BIGINT", "process id"),
+    C("fd", "BIGINT", "fd number"),
+    C("target", "VARCHAR", "what /proc/PID/fd/FD pointed at when recording started"),
+)
+
+TABLES = {
+    "events": ("one row per recorded event", EVENTS),
+    "processes": ("one row per process lifetime", PROCESSES),
+    "captures": ("one row per loaded capture file", CAPTURES),
+    "drops": ("one row per capture and CPU: events lost", DROPS),
+    "snapshot_fds": ("the fds open when each recording started", SNAPSHOT_FDS),
+}
+
+
+def ddl() -> list[str]:
+    """CREATE TABLE (if missing) and COMMENT statements for every table."""
+    out = []
+    for table, (desc, cols) in TABLES.items():
+        body = ", ".join(f'"{c.name}" {c.sql}' for c in cols)
+        out.append(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+        out.append(f"COMMENT ON TABLE {table} IS {_quote(desc)}")
+        for c in cols:
+            out.append(f'COMMENT ON COLUMN {table}."{c.name}" IS {_quote(c.desc)}')
+    return out
+
+
+def arrow_schema(cols) -> pa.Schema:
+    return pa.schema([(c.name, SQL_ARROW[c.sql] if c.sql in SQL_ARROW else ARGS_ARROW)
+                      for c in cols])
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

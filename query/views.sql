@@ -1,0 +1,167 @@
+-- Investigation views over the tables of query/schema.py. Every view keeps capture and
+-- host, so several captures (hosts) stay apart. Column notes are in the comments.
+
+-- process_tree: every process lifetime under its oldest known ancestor.
+--   depth: 0 for a root; tree: comm indented by depth; sort_key: order by it to read
+--   the tree (siblings by start time).
+CREATE OR REPLACE VIEW process_tree AS
+WITH RECURSIVE tree(proc_id, depth, sort_key) AS (
+    SELECT p.proc_id, 0, printf('%020d:%010d/', coalesce(p.start_ns, 0), p.pid)
+    FROM processes p
+    WHERE p.parent_id IS NULL OR p.parent_id NOT IN (SELECT proc_id FROM processes)
+    UNION ALL
+    SELECT c.proc_id, t.depth + 1,
+           t.sort_key || printf('%020d:%010d/', coalesce(c.start_ns, 0), c.pid)
+    FROM tree t JOIN processes c ON c.parent_id = t.proc_id
+    WHERE t.depth < 1000
+)
+SELECT p.capture, p.host, t.depth, repeat('  ', t.depth) || coalesce(p.comm, '?') AS tree,
+       p.pid, p.ppid, p.exe, p.cmdline, p.uid, p.start, p."end", p.exit_code,
+       p.exit_signal, p.proc_id, p.parent_id, t.sort_key
+FROM tree t JOIN processes p USING (proc_id)
+ORDER BY p.capture, t.sort_key;
+
+-- process_ancestors(pid): the process (level 0), its parent (1), ... up to the oldest
+-- known ancestor (init when the snapshot has it). One chain per lifetime of that pid.
+CREATE OR REPLACE MACRO process_ancestors(target_pid) AS TABLE
+WITH RECURSIVE up(of_proc, proc_id, parent_id, level) AS (
+    SELECT proc_id, proc_id, parent_id, 0 FROM processes WHERE pid = target_pid
+    UNION ALL
+    SELECT u.of_proc, p.proc_id, p.parent_id, u.level + 1
+    FROM up u JOIN processes p ON p.proc_id = u.parent_id
+    WHERE u.level < 1000
+)
+SELECT u.level, p.capture, p.host, p.pid, p.ppid, p.comm, p.exe, p.cmdline, p.uid,
+       p.start, p."end", p.exit_code, p.proc_id, u.of_proc
+FROM up u JOIN processes p ON p.proc_id = u.proc_id
+ORDER BY u.of_proc, u.level;
+
+-- process_descendants(pid): the process (level 0) and everything it started, any depth.
+CREATE OR REPLACE MACRO process_descendants(target_pid) AS TABLE
+WITH RECURSIVE down(of_proc, proc_id, level, sort_key) AS (
+    SELECT proc_id, proc_id, 0, printf('%020d:%010d/', coalesce(start_ns, 0), pid)
+    FROM processes WHERE pid = target_pid
+    UNION ALL
+    SELECT d.of_proc, c.proc_id, d.level + 1,
+           d.sort_key || printf('%020d:%010d/', coalesce(c.start_ns, 0), c.pid)
+    FROM down d JOIN processes c ON c.parent_id = d.proc_id
+    WHERE d.level < 1000
+)
+SELECT d.level, repeat('  ', d.level) || coalesce(p.comm, '?') AS tree, p.capture, p.host,
+       p.pid, p.ppid, p.exe, p.cmdline, p.uid, p.start, p."end", p.exit_code,
+       p.exit_signal, p.proc_id, p.parent_id, d.of_proc
+FROM down d JOIN processes p ON p.proc_id = d.proc_id
+ORDER BY d.of_proc, d.sort_key;
+
+-- exec_timeline: every program image loaded (procexec), in time order, with its
+-- parent process. filename: as passed to exec; exe: as the kernel resolved it.
+CREATE OR REPLACE VIEW exec_timeline AS
+SELECT e.capture, e.host, e.ts, e.pid, e.tid, p.ppid, pp.exe AS parent_exe,
+       e.exe, e.args.filename AS filename, e.args.argv AS argv,
+       array_to_string(e.args.argv, ' ') AS cmdline, e.args.cwd AS cwd, e.uid,
+       e.args.loginuid AS loginuid, e.args.exe_flags AS exe_flags, e.proc_id
+FROM events e
+LEFT JOIN processes p ON p.proc_id = e.proc_id
+LEFT JOIN processes pp ON pp.proc_id = p.parent_id
+WHERE e.type = 'procexec'
+ORDER BY e.capture, e.ts, e.seq;
+
+-- file_activity: who opened, wrote, deleted, renamed, linked, chmod-ed what.
+--   action: read | write (open for writing, creating or truncating) | delete | rmdir |
+--   rename | link | symlink | mkdir | chmod | chown; path: absolute; new_path: the
+--   rename's or link's new name; fd: the fd an open made.
+CREATE OR REPLACE VIEW file_activity AS
+SELECT capture, host, ts, pid, tid, comm, exe,
+       CASE
+           WHEN type IN ('open', 'openat', 'openat2') THEN
+               CASE WHEN flags & 3 <> 0 OR flags & 64 <> 0 OR flags & 512 <> 0
+                    THEN 'write' ELSE 'read' END
+           WHEN type = 'creat' THEN 'write'
+           WHEN type = 'unlinkat' AND flags & 512 <> 0 THEN 'rmdir'
+           WHEN type IN ('unlink', 'unlinkat') THEN 'delete'
+           WHEN type = 'rmdir' THEN 'rmdir'
+           WHEN type IN ('rename', 'renameat', 'renameat2') THEN 'rename'
+           WHEN type IN ('link', 'linkat') THEN 'link'
+           WHEN type IN ('symlink', 'symlinkat') THEN 'symlink'
+           WHEN type IN ('mkdir', 'mkdirat') THEN 'mkdir'
+           WHEN type IN ('chmod', 'fchmodat') THEN 'chmod'
+           ELSE 'chown'
+       END AS action,
+       path, path2 AS new_path, path_raw, type, flags, mode,
+       CASE WHEN type IN ('open', 'openat', 'openat2', 'creat') AND result >= 0
+            THEN result END AS fd,
+       result, errno, proc_id
+FROM events
+WHERE type IN ('open', 'openat', 'openat2', 'creat', 'unlink', 'unlinkat', 'rmdir',
+               'rename', 'renameat', 'renameat2', 'link', 'linkat', 'symlink', 'symlinkat',
+               'mkdir', 'mkdirat', 'chmod', 'fchmodat', 'chown', 'lchown', 'fchownat')
+ORDER BY capture, ts, seq;
+
+-- network_activity: socket calls with their tuples.
+--   proto: tcp/udp/raw from the socket() that made the fd (when the capture saw it);
+--   local/remote: as the call gave them (bind: the address bound; listen: that bind's).
+CREATE OR REPLACE VIEW network_activity AS
+WITH socks AS (
+    SELECT capture, pid, result AS fd, ts_ns,
+           CASE args.socktype & 15 WHEN 1 THEN 'tcp' WHEN 2 THEN 'udp' WHEN 3 THEN 'raw'
+                                   WHEN 5 THEN 'seqpacket' END AS proto
+    FROM events WHERE type IN ('socket') AND result >= 0
+), binds AS (
+    SELECT capture, pid, fd, ts_ns, local_addr, local_port
+    FROM events WHERE type = 'bind' AND result = 0
+), net AS (
+    SELECT * FROM events
+    WHERE type IN ('connect', 'accept', 'accept4', 'bind', 'listen', 'shutdown')
+       OR (category = 'net' AND remote_addr IS NOT NULL)
+)
+SELECT n.capture, n.host, n.ts, n.pid, n.tid, n.comm, n.exe, n.type, n.fd, n.family,
+       s.proto,
+       coalesce(n.local_addr, CASE WHEN n.type = 'listen' THEN b.local_addr END) AS local_addr,
+       coalesce(n.local_port, CASE WHEN n.type = 'listen' THEN b.local_port END) AS local_port,
+       n.remote_addr, n.remote_port,
+       CASE WHEN n.type IN ('accept', 'accept4') AND n.result >= 0 THEN n.result END AS new_fd,
+       n.result, n.errno, n.proc_id, n.seq
+FROM net n
+ASOF LEFT JOIN socks s ON n.capture = s.capture AND n.pid = s.pid AND n.fd = s.fd
+                      AND n.ts_ns >= s.ts_ns
+ASOF LEFT JOIN binds b ON n.capture = b.capture AND n.pid = b.pid AND n.fd = b.fd
+                      AND n.ts_ns >= b.ts_ns
+ORDER BY n.capture, n.ts, n.seq;
+
+-- connections: one row per connection made (connect, also in progress) or accepted.
+--   direction: out (connect) or in (accept).
+CREATE OR REPLACE VIEW connections AS
+SELECT capture, host, ts, pid, comm, exe,
+       CASE WHEN type = 'connect' THEN 'out' ELSE 'in' END AS direction,
+       family, proto, local_addr, local_port, remote_addr, remote_port,
+       CASE WHEN type = 'connect' THEN fd ELSE new_fd END AS fd, result, errno, proc_id
+FROM network_activity
+WHERE (type = 'connect' AND (result = 0 OR errno = 'EINPROGRESS'))
+   OR (type IN ('accept', 'accept4') AND result >= 0);
+
+-- privilege_changes: the setuid family, capset and ptrace, with what they asked for.
+CREATE OR REPLACE VIEW privilege_changes AS
+SELECT capture, host, ts, pid, tid, comm, exe, type, uid, gid,
+       coalesce(args.new_uid, args.ruid) AS new_uid, args.euid AS new_euid,
+       args.suid AS new_suid, coalesce(args.new_gid, args.rgid) AS new_gid,
+       args.egid AS new_egid, args.effective AS cap_effective,
+       args.permitted AS cap_permitted, args.request AS ptrace_request,
+       args.target_pid AS target_pid, result, errno, proc_id
+FROM events
+WHERE type IN ('setuid', 'setgid', 'setresuid', 'setresgid', 'setreuid', 'setregid',
+               'capset', 'ptrace')
+ORDER BY capture, ts, seq;
+
+-- suspicious: examples of what deserves a look: a program run from /tmp, /var/tmp or
+-- /dev/shm, from a memfd (fileless), or from a file deleted since.
+CREATE OR REPLACE VIEW suspicious AS
+SELECT capture, host, ts, pid, ppid, parent_exe, exe, cmdline,
+       CASE
+           WHEN coalesce(exe_flags, 0) & 1 <> 0 OR exe LIKE '/memfd:%' THEN 'memfd exec'
+           WHEN exe LIKE '/tmp/%' OR exe LIKE '/var/tmp/%' THEN 'exec from /tmp'
+           WHEN exe LIKE '/dev/shm/%' THEN 'exec from /dev/shm'
+           ELSE 'exec of a deleted file'
+       END AS reason, proc_id
+FROM exec_timeline
+WHERE coalesce(exe_flags, 0) & 5 <> 0 OR exe LIKE '/memfd:%' OR exe LIKE '/tmp/%'
+   OR exe LIKE '/var/tmp/%' OR exe LIKE '/dev/shm/%';

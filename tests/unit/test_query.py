@@ -1,0 +1,210 @@
+"""scapula.query without a kernel: synthetic captures (written by the real writer) loaded
+into DuckDB, the process table, views, several hosts, damage, and the CLI's errors."""
+import json
+import os
+
+import pytest
+
+from scapula.capture.decoder import row_columns
+from scapula.capture.writer import CaptureWriter, open_output
+from scapula.query import loader
+from scapula.query import schema as qs
+from scapula.schemas import events as schema
+from tests.conftest import scapula
+from tests.unit.test_format import chunked, expected, row
+
+SNAPSHOT = [
+    {"pid": 1, "ppid": 0, "comm": b"init", "exe": b"/sbin/init", "args": [b"/sbin/init"],
+     "cwd": b"/", "uid": 0, "start_ns": 10},
+    {"pid": 100, "ppid": 1, "comm": b"sh", "exe": b"/bin/sh", "args": [b"sh"],
+     "cwd": b"/root", "uid": 0, "start_ns": 20},
+]
+
+
+def ev(etype, ts, pid, tid=None, res=0, **params):
+    """One kernel row of `etype`; parameters not given are 0 or None."""
+    evt = schema.BY_NAME[etype]
+    header = {"ts": ts, "cgroup": 0, "res": res, "tid": tid or pid, "pid": pid, "ppid": 1,
+              "uid": 0, "gid": 0, "type": evt.id, "cpu": 0, "comm": params.pop("comm", b"sh")}
+    values = {p.name: params.get(p.name, 0 if p.scalar else None) for p in evt.params}
+    out = [header[n] for n in schema.HEADER_FIELDS]
+    for n in row_columns(evt)[len(out):]:
+        v = values[n]
+        out.append(b"\0".join(v) + b"\0" if isinstance(v, list) else v)
+    return tuple(out)
+
+
+def workload():
+    """sh (100) forks 200, which execs cat, opens a file and exits 5; sh connects out."""
+    inet = b"\x02\x00\x00\x50\x7f\x00\x00\x01" + bytes(8)  # 127.0.0.1:80
+    return [
+        ev("procfork", 1000, 100, child_pid=200, child_tid=200, exe=b"/bin/sh", cwd=b"/root"),
+        ev("procexec", 1100, 200, comm=b"cat", filename=b"cat", argv=[b"cat", b"x y"],
+           exe=b"/usr/bin/cat", cwd=b"/root"),
+        ev("openat", 1200, 200, res=3, comm=b"cat", dirfd=-100, name=b"x y", flags=0,
+           name_abs=b"/root/x y"),
+        ev("openat", 1250, 200, res=-2, comm=b"cat", dirfd=-100, name=b"nope", flags=0o1101,
+           name_abs=b"/root/nope"),
+        ev("procexit", 1300, 200, comm=b"cat", exit_code=5 << 8, status=5),
+        ev("connect", 1400, 100, fd=4, addr=inet, local=b"\x02\x00\x9c\x40\x7f\x00\x00\x01"),
+    ]
+
+
+def write(path, rows, host="h1"):
+    w = CaptureWriter(open_output(str(path)), str(path))
+    w.header({"host": host, "config": {}}, SNAPSHOT, [[100, 0, b"/dev/pts/0"]])
+    w.chunk(rows)
+    w.close({"drops": [0, 2], "sent": [5, 6]})
+    return path
+
+
+@pytest.fixture
+def con(tmp_path):
+    c = loader.connect()
+    loader.load(c, [write(tmp_path / "a.scapula", workload())])
+    yield c
+    c.close()
+
+
+def rows(con, sql, params=None):
+    return con.execute(sql, params).fetchall()
+
+
+def test_processes_from_snapshot_and_events(con):
+    got = rows(con, "SELECT pid, ppid, exe, argv, cmdline, cwd, exit_code, origin, execs, "
+                    "start_ns, end_ns FROM processes ORDER BY pid")
+    assert got == [
+        (1, 0, "/sbin/init", ["/sbin/init"], "/sbin/init", "/", None, "snapshot", 0, 10, None),
+        (100, 1, "/bin/sh", ["sh"], "sh", "/root", None, "snapshot", 0, 20, None),
+        (200, 100, "/usr/bin/cat", ["cat", "x y"], "cat x y", "/root", 5, "fork", 1, 1000, 1300),
+    ]
+
+
+def test_events_get_their_image(con):
+    # the fork's child ran sh's image until its exec, then cat
+    got = rows(con, "SELECT type, pid, exe, comm, errno FROM events ORDER BY seq")
+    assert got == [("procfork", 100, "/bin/sh", "sh", None),
+                   ("procexec", 200, "/usr/bin/cat", "cat", None),
+                   ("openat", 200, "/usr/bin/cat", "cat", None),
+                   ("openat", 200, "/usr/bin/cat", "cat", "ENOENT"),
+                   ("procexit", 200, "/usr/bin/cat", "cat", None),
+                   ("connect", 100, "/bin/sh", "sh", None)]
+
+
+def test_ancestors_and_tree(con):
+    got = rows(con, "SELECT level, pid FROM process_ancestors(200)")
+    assert got == [(0, 200), (1, 100), (2, 1)]
+    assert rows(con, "SELECT depth, pid FROM process_tree") == [(0, 1), (1, 100), (2, 200)]
+    assert rows(con, "SELECT level, pid FROM process_descendants(100)") == [(0, 100), (1, 200)]
+
+
+def test_file_and_network_views(con):
+    assert rows(con, "SELECT pid, action, path, path_raw, fd, errno FROM file_activity") == [
+        (200, "read", "/root/x y", "x y", 3, None),
+        (200, "write", "/root/nope", "nope", None, "ENOENT")]
+    assert rows(con, "SELECT direction, family, local_addr, local_port, remote_addr, "
+                     "remote_port FROM connections") == [
+        ("out", "AF_INET", "127.0.0.1", 40000, "127.0.0.1", 80)]
+    assert rows(con, "SELECT pid, exe, cmdline FROM exec_timeline") == \
+        [(200, "/usr/bin/cat", "cat x y")]
+
+
+def test_captures_drops_and_snapshot_fds(con):
+    assert rows(con, "SELECT host, events, dropped, complete FROM captures") == \
+        [("h1", 6, 2, True)]
+    assert rows(con, "SELECT cpu, dropped, sent FROM drops ORDER BY cpu") == [(0, 0, 5), (1, 2, 6)]
+    assert rows(con, "SELECT pid, fd, target FROM snapshot_fds") == [(100, 0, "/dev/pts/0")]
+
+
+def test_every_event_type_loads_with_typed_args(tmp_path):
+    path = tmp_path / "all.scapula"
+    evts = [e for e in schema.EVENTS]
+    write(path, [row(e, expected(e, 100 + i)) for i, e in enumerate(evts)])
+    c = loader.connect()
+    loader.load(c, [path])
+    got = dict(rows(c, "SELECT type, count(*) FROM events GROUP BY type"))
+    assert got == {e.name: 1 for e in evts}
+    # a parameter left to args keeps its type and value
+    (argv,) = rows(c, "SELECT args.argv FROM events WHERE type = 'execve'")[0]
+    assert argv == ["argv1", "", "\\xff\\xfe-argv"]
+    (nr,) = rows(c, "SELECT args.nr FROM events WHERE type = 'syscall'")[0]
+    assert nr == 2**63 + 83 * 100
+
+
+def test_several_hosts_stay_apart(tmp_path):
+    a = write(tmp_path / "a.scapula", workload(), host="alpha")
+    b = write(tmp_path / "b.scapula", workload()[:2], host="beta")
+    c = loader.connect()
+    assert loader.load(c, [a, b]) == [1, 2]
+    assert rows(c, "SELECT host, count(*) FROM events GROUP BY host ORDER BY host") == \
+        [("alpha", 6), ("beta", 2)]
+    # the same pids on two hosts: two lifetimes, each under its own parent
+    assert rows(c, "SELECT host, level, pid FROM process_ancestors(200) "
+                   "ORDER BY host, level") == [
+        ("alpha", 0, 200), ("alpha", 1, 100), ("alpha", 2, 1),
+        ("beta", 0, 200), ("beta", 1, 100), ("beta", 2, 1)]
+    assert len(set(r[0] for r in rows(c, "SELECT proc_id FROM processes"))) == 6
+
+
+def test_a_database_file_loads_each_capture_once(tmp_path):
+    a = write(tmp_path / "a.scapula", workload())
+    db = str(tmp_path / "q.duckdb")
+    for _ in range(2):
+        c = loader.connect(db)
+        loader.load(c, [a])
+        assert rows(c, "SELECT count(*) FROM events") == [(6,)]
+        c.close()
+    os.utime(a, ns=(1, 1))  # changed since: loaded again, replacing its rows
+    c = loader.connect(db)
+    loader.load(c, [a])
+    assert rows(c, "SELECT count(*), count(DISTINCT capture) FROM events") == [(6, 1)]
+
+
+def test_damaged_capture_loads_up_to_the_damage(tmp_path):
+    from tests.unit.test_format import write as write_chunks
+    path = tmp_path / "cut.scapula"
+    w = write_chunks(path, chunked())
+    os.truncate(path, w.chunks[3][0] + 40)
+    warnings = []
+    c = loader.connect()
+    loader.load(c, [path], warnings.append)
+    assert rows(c, "SELECT count(*) FROM events") == [(75,)]
+    assert len(warnings) == 1 and "truncated" in warnings[0]
+    assert rows(c, "SELECT complete FROM captures") == [(False,)]
+
+
+def test_schema_columns_are_documented_and_args_cover_every_parameter():
+    for _table, (_desc, cols) in qs.TABLES.items():
+        assert all(c.desc for c in cols)
+    for e in schema.EVENTS:
+        fam = set(qs.family_params(e).values())
+        for p in e.params:
+            assert p.name in fam or qs.arg_key(p) in qs.ARGS_KEYS, (e.name, p.name)
+
+
+# --- the command ------------------------------------------------------------------------
+
+def test_query_command_formats(tmp_path):
+    a = write(tmp_path / "a.scapula", workload())
+    r = scapula("query", a, "SELECT pid, exit_code FROM processes WHERE pid = $p", "-p", "p=200",
+                "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [{"pid": 200, "exit_code": 5}]
+    r = scapula("query", a, "SELECT pid, ts FROM events ORDER BY seq LIMIT 1", "--csv")
+    assert r.stdout.splitlines() == ["pid,ts", "100,1970-01-01 00:00:00.000001000"]
+    r = scapula("query", a, "--view", "process_ancestors", "--pid", 200, "--nl")
+    assert [json.loads(x)["pid"] for x in r.stdout.splitlines()] == [200, 100, 1]
+    r = scapula("query", a, "SELECT 1 AS one, 'x' AS two")
+    assert r.stdout.splitlines() == ["one  two", "---  ---", "1    x"]
+
+
+def test_sql_error_is_one_message_and_exit_2(tmp_path):
+    a = write(tmp_path / "a.scapula", workload())
+    r = scapula("query", a, "SELECT * FROM nothing_here")
+    assert r.returncode == 2
+    assert "Table with name nothing_here does not exist" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = scapula("query", a, "--view", "process_ancestors")
+    assert r.returncode == 2 and "needs --pid" in r.stderr
+    r = scapula("query", tmp_path / "missing.scapula", "SELECT 1")
+    assert r.returncode == 3 and "Traceback" not in r.stderr
