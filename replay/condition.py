@@ -57,17 +57,55 @@ def compile_condition(node, known=F.lookup):
     return _Compiler(known).expr(node)
 
 
+def _memoized(extract, key, arg):
+    """A field getter that reads each field once per event: the rules of one event
+    type mostly test the same few fields (proc.name, fd.name, evt.type...)."""
+    def get(ctx):
+        values = ctx.values
+        if key in values:
+            return values[key]
+        value = values[key] = extract(ctx, arg)
+        return value
+    return get
+
+
+# and/or as plain loops (a generator per evaluation costs more than the tests it
+# runs), with the common two-part case unrolled
+def _all(parts):
+    if len(parts) == 2:
+        a, b = parts
+        return lambda ctx: a(ctx) and b(ctx)
+
+    def every(ctx):
+        for p in parts:
+            if not p(ctx):
+                return False
+        return True
+    return every
+
+
+def _any_of(parts):
+    if len(parts) == 2:
+        a, b = parts
+        return lambda ctx: bool(a(ctx) or b(ctx))
+
+    def some(ctx):
+        for p in parts:
+            if p(ctx):
+                return True
+        return False
+    return some
+
+
 class _Compiler:
     def __init__(self, known):
         self.known = known
 
     def expr(self, node):
         if isinstance(node, ast.And):
-            parts = [self.expr(c) for c in node.children]
-            return lambda ctx: all(p(ctx) for p in parts)
+            return _all([self.expr(c) for c in node.children])
         if isinstance(node, ast.Or):
-            parts = [self.expr(c) for c in node.children]
-            return lambda ctx: any(p(ctx) for p in parts)
+            return _any_of([self.expr(c) for c in node.children])
         if isinstance(node, ast.Not):
             inner = self.expr(node.child)
             return lambda ctx: not inner(ctx)
@@ -92,8 +130,7 @@ class _Compiler:
             arg = node.arg if node.arg is not None else dotted
             if field.arg == "required" and arg is None:
                 raise CompileError(f"field {node.name} requires an argument", node)
-            extract = field.extract
-            return (lambda ctx: extract(ctx, arg)), field.type
+            return _memoized(field.extract, (field.name, arg), arg), field.type
         if isinstance(node, ast.Transformer):
             return self.transformer(node)
         raise CompileError(f"a field was expected, not {type(node).__name__}", node)

@@ -34,10 +34,11 @@ class FieldDef:
 class Context:
     """What one event's fields are read from; the process and fd looked up once."""
 
-    __slots__ = ("ev", "state", "header", "num", "_proc", "_fd")
+    __slots__ = ("ev", "state", "header", "num", "values", "_proc", "_fd")
 
     def __init__(self, ev, state, header: dict | None = None, num: int = 0):
         self.ev, self.state, self.header, self.num = ev, state, header or {}, num
+        self.values = {}    # (field, arg) -> value: rules read the same fields again
         self._proc = self._fd = False
 
     @property

@@ -37,6 +37,12 @@ FIELD = "field not in scapula"
 EVENT = "needs libsinsp's synthetic event"
 
 
+class _Ctx:
+    """What compiled conditions need of a context when the fields are mocks."""
+    def __init__(self):
+        self.values = {}
+
+
 class NotRunnable(Exception):
     """A case scapula cannot meaningfully run; the message is the reason."""
 
@@ -129,7 +135,7 @@ def compile_problems(case: dict) -> list[str]:
 
 
 def run_mock_problems(case: dict) -> list[str]:
-    got = compile_condition(parse(case["expr"]), mock_lookup)(None)
+    got = compile_condition(parse(case["expr"]), mock_lookup)(_Ctx())
     return [] if got is case["expected"] else [f"evaluates to {got}"]
 
 
@@ -169,7 +175,7 @@ def eval_problems(case: dict) -> list[str]:
     else:
         raise NotRunnable(EVENT)
     try:
-        got = compile_condition(node, known)(None)
+        got = compile_condition(node, known)(_Ctx())
     except CompileError as e:
         return [f"does not compile: {e.message}"]
     return [] if got is case["expected"] else [f"evaluates to {got}"]
