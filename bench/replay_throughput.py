@@ -17,7 +17,7 @@
    nothing), against N copies of a rule on its most frequent file-opening type that
    never matches.
 4. Where the time goes: seconds per rule with Engine(profile=True), and cProfile of
-   one replay with the three files (top functions by own time).
+   one replay with the three files and one with no rules (top functions by own time).
 
 Run as root (recording loads BPF): `make bench-replay` or
 `.venv/bin/python bench/replay_throughput.py [--rounds N]`.
@@ -261,6 +261,9 @@ def main() -> None:
         rule_profile(path, upstream, 10)
         print("\n  cProfile of one replay (no per-rule timing), top 15 by own time:")
         top = profile_top(run, path, Engine(upstream), lines=15)
+        print(top.replace(str(HERE.parent) + "/", ""))
+        print("\n  cProfile of one replay with no rules (reader, state, contexts), top 10:")
+        top = profile_top(run, path, None, lines=10)
         print(top.replace(str(HERE.parent) + "/", ""))
 
 
