@@ -16,12 +16,9 @@
 Run as root: `make bench-consumer` or `.venv/bin/python bench/consumer.py`.
 """
 import argparse
-import cProfile
-import io
 import mmap
 import os
 from pathlib import Path
-import pstats
 import re
 import statistics
 import struct
@@ -33,7 +30,7 @@ import msgpack
 import zstandard
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from syscall_overhead import SCAPULA, workdir  # noqa: E402
+from syscall_overhead import SCAPULA, cpu_rate, profile_top, workdir  # noqa: E402
 
 from scapula.capture import snapshot  # noqa: E402
 from scapula.capture.decoder import Decoder, RING_HEADER, row_columns  # noqa: E402
@@ -210,12 +207,6 @@ def run_baseline(batches, out: Path) -> tuple[int, int]:
     return events, size
 
 
-def cpu_rate(fn, *args) -> tuple[float, int]:
-    t0 = time.process_time()
-    events, _ = fn(*args)
-    return events / (time.process_time() - t0), events
-
-
 def tree_of(batches, root_pid: int) -> set[int]:
     """The pids of root_pid's process tree, from the fork events in the batches."""
     rows = []
@@ -313,12 +304,8 @@ def main() -> None:
 
         if args.profile:
             batches, processes, fds = workloads["storm"]
-            prof = cProfile.Profile()
-            prof.runcall(run_scapula, batches, processes, fds, tmp / "p.scapula")
-            s = io.StringIO()
-            pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(14)
             print("\nprofile of the scapula path on the storm (tottime):")
-            print("\n".join(s.getvalue().splitlines()[4:]))
+            print(profile_top(run_scapula, batches, processes, fds, tmp / "p.scapula", lines=14))
 
         print("\n2. `scapula record` (default syscalls, 8M ring) under an open/close storm, "
               f"{args.rate_seconds:g}s per rate")

@@ -17,9 +17,12 @@ Run as root: `make bench` or `.venv/bin/python bench/syscall_overhead.py [--roun
 """
 import argparse
 from contextlib import contextmanager
+import cProfile
+import io
 import json
 import os
 from pathlib import Path
+import pstats
 import re
 import shutil
 import signal
@@ -173,6 +176,24 @@ class Scapula:
 
 def med(values):
     return statistics.median(values)
+
+
+def cpu_rate(fn, *args) -> tuple[float, object]:
+    """fn(*args), which returns (events, ...): events per second of this process's CPU
+    time (the benches that use it are single threaded, so other load on the machine
+    does not count against them), and what fn returned."""
+    t0 = time.process_time()
+    result = fn(*args)
+    return result[0] / (time.process_time() - t0), result
+
+
+def profile_top(fn, *args, lines: int = 15) -> str:
+    """cProfile of one fn(*args): the `lines` functions of most own time (tottime)."""
+    prof = cProfile.Profile()
+    prof.runcall(fn, *args)
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(lines)
+    return "\n".join(out.getvalue().splitlines()[4:])
 
 
 def main() -> None:
