@@ -50,6 +50,9 @@ def decode_column(dtype: str, data: bytes):
     return fmt.unpack_array(dtype, data)
 
 
+_KINDS: dict = {}   # EventType -> {parameter name: kind}
+
+
 class Event:
     """One event. Header fields are attributes; parameters come from `params`."""
 
@@ -99,10 +102,11 @@ class Event:
         return value
 
     def _kind(self, name: str) -> str:
-        for p in self.etype.params:
-            if p.name == name:
-                return p.kind
-        raise KeyError(name)
+        # called for every parameter read (rules read many): one dict per event type
+        kinds = _KINDS.get(self.etype)
+        if kinds is None:
+            kinds = _KINDS[self.etype] = {p.name: p.kind for p in self.etype.params}
+        return kinds[name]
 
     @property
     def params(self) -> dict:
