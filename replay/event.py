@@ -50,9 +50,6 @@ def decode_column(dtype: str, data: bytes):
     return fmt.unpack_array(dtype, data)
 
 
-_KINDS: dict = {}   # EventType -> {parameter name: kind}
-
-
 class Event:
     """One event. Header fields are attributes; parameters come from `params`."""
 
@@ -102,11 +99,7 @@ class Event:
         return value
 
     def _kind(self, name: str) -> str:
-        # called for every parameter read (rules read many): one dict per event type
-        kinds = _KINDS.get(self.etype)
-        if kinds is None:
-            kinds = _KINDS[self.etype] = {p.name: p.kind for p in self.etype.params}
-        return kinds[name]
+        return self.etype.kinds[name]    # KeyError: a name the event type lacks
 
     @property
     def params(self) -> dict:

@@ -64,7 +64,7 @@ _MAKES_FD = {"open", "openat", "openat2", "creat", "socket", "accept", "accept4"
 def fd_number(ev) -> int | None:
     if ev.name in _MAKES_FD:
         return ev.res if ev.res >= 0 else None
-    if "fd" in {p.name for p in ev.etype.params}:
+    if "fd" in ev.etype.kinds:
         return ev.param("fd")
     return None
 

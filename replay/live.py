@@ -51,23 +51,13 @@ class RowEvent:
 
     def param(self, name: str):
         value = self.row[self._at[name]]     # KeyError for a name the type lacks, as Event
-        if value is not None and name in _argv_params(self.etype):
+        if value is not None and self.etype.kinds[name] == "argv":
             return split_argv(value)
         return value
 
     def render(self, name: str) -> str:
         p = next(p for p in self.etype.params if p.name == name)
         return render_value(p, self.param(name))
-
-
-_ARGV: dict = {}
-
-
-def _argv_params(etype) -> set:
-    names = _ARGV.get(etype.id)
-    if names is None:
-        names = _ARGV[etype.id] = {p.name for p in etype.params if p.kind == "argv"}
-    return names
 
 
 class LiveJudge:

@@ -13,6 +13,7 @@ Derived parameters are added in user space (for example a path resolved to an
 absolute one) and are never sent by the kernel.
 """
 from dataclasses import dataclass
+from functools import cached_property
 import struct
 
 SCHEMA_VERSION = 1  # the table's layout; events and kinds are added within it
@@ -91,6 +92,11 @@ class EventType:
     @property
     def derived(self) -> tuple[Param, ...]:
         return tuple(p for p in self.params if p.derived)
+
+    @cached_property
+    def kinds(self) -> dict[str, str]:
+        """Parameter name -> kind: readers look kinds up per parameter read."""
+        return {p.name: p.kind for p in self.params}
 
     @property
     def kernel_format(self) -> str:
