@@ -61,7 +61,7 @@ class PathResolver:
         key = (base, path)
         found = self._norm.get(key)
         if found is None:
-            found = _normpath(path if base is None else posixpath.join(base, path))
+            found = normpath(path if base is None else posixpath.join(base, path))
             if len(self._norm) >= _NORM_CACHE:
                 self._norm.clear()
             self._norm[key] = found
@@ -264,7 +264,7 @@ def _fd_flags(fd: int) -> int:
     return 0
 
 
-def _normpath(path: bytes) -> bytes:
+def normpath(path: bytes) -> bytes:
     """posixpath.normpath keeps a leading "//" (POSIX lets it mean something else);
     Linux reads it as "/", and so must we, or one file gets two names."""
     path = posixpath.normpath(path)

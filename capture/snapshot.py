@@ -27,11 +27,16 @@ def _link(path: str) -> bytes | None:
         return None
 
 
-def _status_ids(status: bytes, key: bytes) -> list[int]:
+def _status_words(status: bytes, key: bytes) -> list[bytes]:
+    """The words after `key` on its line of /proc/PID/status (empty when absent)."""
     for line in status.splitlines():
         if line.startswith(key):
-            return [int(x) for x in line.split()[1:]]
+            return line.split()[1:]
     return []
+
+
+def _status_ids(status: bytes, key: bytes) -> list[int]:
+    return [int(x) for x in _status_words(status, key)]
 
 
 def read_process(pid: int, boot_ns: int) -> dict | None:
@@ -86,10 +91,8 @@ def _loginuid(raw: bytes | None) -> int | None:
 
 
 def _status_hex(status: bytes, key: bytes) -> int | None:
-    for line in status.splitlines():
-        if line.startswith(key):
-            return int(line.split()[1], 16)
-    return None
+    words = _status_words(status, key)
+    return int(words[0], 16) if words else None
 
 
 def cgroup_path(proc_cgroup: bytes) -> bytes | None:

@@ -12,6 +12,7 @@ comm, uid, gid, param()), so a live recording and a file build the same state.
 from dataclasses import dataclass, field
 import posixpath
 
+from scapula.capture.paths import normpath
 from scapula.schemas import sockaddr
 
 AT_FDCWD = -100
@@ -239,7 +240,7 @@ def _absolute(proc: Process, ev, path_param: str) -> bytes | None:
         return resolved
     path = ev.param(path_param)
     if path is not None and proc.cwd and path[:1] != b"/":
-        return posixpath.normpath(posixpath.join(proc.cwd, path))
+        return normpath(posixpath.join(proc.cwd, path))
     return path
 
 

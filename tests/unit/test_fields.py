@@ -1,5 +1,4 @@
 """The field table: names, types and descriptions, and the names conditions use."""
-from pathlib import Path
 import re
 
 import pytest
