@@ -512,6 +512,17 @@ def _caps(value):
 FIELDS: dict[str, FieldDef] = {f.name: f for f in FIELDS_LIST}
 
 
+# Fields whose value can be a list (every ancestor, either end of a socket, all fds,
+# a raw argv): a check on them holds when it holds for any item.
+_LIST_VALUED = {"fd.ip", "fd.port", "fd.net", "fd.types", "evt.rawarg"}
+_LIST_WITHOUT_ARG = {"proc.aname", "proc.apid", "proc.aexe", "proc.aexepath"}
+
+
+def may_be_list(field: FieldDef, arg) -> bool:
+    return field.type == LIST or field.name in _LIST_VALUED or (
+        arg is None and field.name in _LIST_WITHOUT_ARG)
+
+
 def lookup(name: str) -> tuple[FieldDef, str | None] | None:
     """The field a condition names, with the argument a dotted form carries
     (evt.arg.flags is evt.arg[flags]); None for a field scapula does not have."""
