@@ -94,7 +94,7 @@ class Event:
             self._kind(name)  # a name the event type lacks is an error, not None
             return None
         value = col[self._i]
-        if value is not None and self._kind(name) == "argv":
+        if value.__class__ is bytes and self.etype.kinds[name] == "argv":
             return split_argv(value)
         return value
 
@@ -107,8 +107,7 @@ class Event:
 
     def render(self, name: str) -> str:
         """A parameter as text: flags and modes by name, bytes as surrogate-escaped str."""
-        p = next(p for p in self.etype.params if p.name == name)
-        return render_value(p, self.param(name))
+        return render_value(self.etype.by_name[name], self.param(name))
 
     def as_dict(self) -> dict:
         d = {"ts": self.ts, "cpu": self.cpu, "type": self.name, "tid": self.tid, "pid": self.pid,

@@ -12,6 +12,7 @@ import ipaddress
 import posixpath
 import pwd
 
+from scapula.replay.event import render_value
 from scapula.schemas import flags as flagnames
 
 # Falco's field types, as `falco --list` names them.
@@ -272,19 +273,12 @@ def _res(ctx, arg):
 def _arg(ctx, arg):
     """evt.arg.NAME / evt.arg[NAME] / evt.arg[N]: a parameter as text."""
     ev = ctx.ev
-    params = [p for p in ev.etype.params if not p.derived]
     if arg is None:
         return None
     if arg == "flags" and ev.name in _EXECS:
         p = ctx.proc
         return flagnames.flags_text("exe", p.exe_flags) if p is not None else None
-    if arg.isdigit():
-        i = int(arg)
-        p = params[i] if i < len(params) else None
-    else:
-        p = next((q for q in ev.etype.params if q.name == arg), None)
-        if p is None and arg in _ARG_ALIASES:
-            p = next((q for q in ev.etype.params if q.name in _ARG_ALIASES[arg]), None)
+    p = _arg_param(ev.etype, arg)
     if p is None:
         return None
     value = ev.param(p.name)
@@ -292,15 +286,26 @@ def _arg(ctx, arg):
         return None
     if p.kind in ("path", "str", "abspath"):
         return _text(value)
-    return ev.render(p.name)
+    return render_value(p, value)
+
+
+def _arg_param(etype, arg: str):
+    """The parameter evt.arg[ARG] names: by position among the recorded ones, by
+    name, or by Falco's name for it."""
+    if arg.isdigit():
+        i = int(arg)
+        return etype.recorded[i] if i < len(etype.recorded) else None
+    p = etype.by_name.get(arg)
+    if p is None and arg in _ARG_ALIASES:
+        p = next((q for q in etype.params if q.name in _ARG_ALIASES[arg]), None)
+    return p
 
 
 def _rawarg(ctx, arg):
     ev = ctx.ev
     if arg == "flags" and ev.name in _EXECS:
         return ctx.proc.exe_flags if ctx.proc is not None else None
-    p = next((q for q in ev.etype.params if q.name == arg), None)
-    return ev.param(p.name) if p is not None else None
+    return ev.param(arg) if arg in ev.etype.kinds else None
 
 
 # Falco's execve/execveat exit event has the new image's exe flags as `flags` (rules
