@@ -53,12 +53,13 @@ def decode_column(dtype: str, data: bytes):
 class Event:
     """One event. Header fields are attributes; parameters come from `params`."""
 
-    __slots__ = ("etype", "ts", "cpu", "tid", "pid", "ppid", "uid", "gid", "comm", "cgroup",
-                 "res", "_g", "_i")
+    __slots__ = ("etype", "name", "ts", "cpu", "tid", "pid", "ppid", "uid", "gid", "comm",
+                 "cgroup", "res", "_g", "_i")
 
     def __init__(self, group: ChunkGroup, i: int):
         c = group.cols
-        self.etype = group.etype
+        self.etype = etype = group.etype
+        self.name = etype.name
         self.ts = c["ts"][i]
         self.cpu = c["cpu"][i]
         self.tid = c["tid"][i]
@@ -71,10 +72,6 @@ class Event:
         self.res = c["res"][i]
         self._g = group
         self._i = i
-
-    @property
-    def name(self) -> str:
-        return self.etype.name
 
     @property
     def errno(self) -> str | None:

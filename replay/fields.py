@@ -77,7 +77,10 @@ def _text(value: bytes | None) -> str | None:
 # --- process -------------------------------------------------------------------------
 
 def _proc(get):
-    return lambda ctx, arg: get(ctx.proc) if ctx.proc is not None else None
+    def extract(ctx, arg):
+        p = ctx.proc
+        return get(p) if p is not None else None
+    return extract
 
 
 def _cmdline(p) -> str:
@@ -185,7 +188,10 @@ _FD_TYPES = {"f": "file", "d": "directory", "4": "ipv4", "6": "ipv6", "u": "unix
 
 
 def _fd(get):
-    return lambda ctx, arg: get(ctx.fd) if ctx.fd is not None else None
+    def extract(ctx, arg):
+        fd = ctx.fd
+        return get(fd) if fd is not None else None
+    return extract
 
 
 def _is_socket(fd) -> bool:
