@@ -91,8 +91,9 @@ class _Source:
 
     def junction(self, node, is_and: bool):
         parts = []
-        for child in node.children:
-            part = self.expr(child)
+        children = node.children if is_and else self.merged(node.children)
+        for child in children:
+            part = child if isinstance(child, str) else self.expr(child)
             if isinstance(part, bool):
                 if part != is_and:      # False in an and, True in an or: settled
                     return part
@@ -103,6 +104,58 @@ class _Source:
         if len(parts) == 1:
             return parts[0]
         return self.share(node, "(" + (" and " if is_and else " or ").join(parts) + ")")
+
+    def merged(self, children) -> list:
+        """An or's children, with its checks of one field by one kind of test folded
+        into one: `f startswith a or f startswith b` is f.startswith((a, b)), `f = a or
+        f in (b, c)` is f in {a, b, c}. Folded ones come back as source text."""
+        groups: dict = {}
+        for child in children:
+            key = self.mergeable(child)
+            if key is not None:
+                groups.setdefault(key, []).append(child)
+        out, done = [], set()
+        for child in children:
+            key = self.mergeable(child)
+            if key is None or len(groups[key]) < 2:
+                out.append(child)
+            elif key not in done:
+                done.add(key)
+                out.append(self.fold(key, groups[key]))
+        return out
+
+    def mergeable(self, node):
+        if type(node) is not ast.BinaryCheck or type(node.left) is not ast.Field or \
+                node.op not in ("startswith", "endswith", "=", "==", "in") or \
+                type(node.right) not in (ast.Value, ast.ListValue) or \
+                self.settled(node) is not None:
+            return None
+        got = self.field(node.left)
+        if got is None:
+            return None
+        field, arg = got
+        if F.may_be_list(field, arg) or field.type not in (
+                STRINGS if node.op.endswith("with") else _INLINE_TYPES - {F.IPADDR}):
+            return None
+        return field.name, arg, "in" if node.op in ("=", "==", "in") else node.op
+
+    def fold(self, key, checks) -> str:
+        for check in checks:          # each as it would be alone: the same errors
+            self.check(check)
+        _name, arg, op = key
+        field = self.field(checks[0].left)[0]
+        convert = _converter(field.type, checks[0].op, checks[0])
+        wanted = []
+        for check in checks:
+            right = check.right
+            wanted += [convert(v) for v in (right.values if type(right) is ast.ListValue
+                                            else [right.value])]
+        read, v = self.fetch(field, arg)
+        if op == "in":
+            values = frozenset(wanted)
+            return f"({read} in {self.const(('set', repr(sorted(map(repr, values)))), values)})"
+        values = tuple(dict.fromkeys(wanted))
+        return f"({read} is not None and {v}.{op}({self.const(('t', repr(values)), values)}))"
 
     def share(self, node, source: str) -> str:
         """A sub-condition met by several rules is kept in a local after its first use.
