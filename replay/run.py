@@ -5,7 +5,8 @@ import heapq
 import time
 
 from scapula.errors import InputError, UsageError
-from scapula.replay.condition import CompileError, compile_condition
+from scapula.replay.codegen import compile_predicate
+from scapula.replay.condition import CompileError
 from scapula.replay.engine import Engine
 from scapula.replay.fields import Context
 from scapula.replay.filter import FilterSyntaxError, parse
@@ -29,7 +30,7 @@ def event_filter(expr: str | None):
     if not expr:
         return None
     try:
-        return compile_condition(parse(expr, max_depth=1000))
+        return compile_predicate(parse(expr, max_depth=1000))
     except FilterSyntaxError as e:
         raise UsageError(f"--filter: {e}") from None
     except CompileError as e:
