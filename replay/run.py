@@ -54,8 +54,8 @@ class _Source:
         self.plans: dict = {}       # type id -> plan, or a dict syscall nr -> plan
 
     def prepare(self, g) -> tuple:
-        """What the loop needs of a chunk's group: the plan of each row and the
-        columns that tell whether the state knows a row's process."""
+        """What the walk needs of a chunk's group: the plan of each row, the times,
+        and a counter of the rows taken."""
         etype = g.etype
         how = self.plans.get(etype.id)
         if how is None:
@@ -66,9 +66,7 @@ class _Source:
                     for nr in g.params["nr"]]
         else:
             hows = [how] * g.n
-        cols = g.cols
-        return g, hows, cols["pid"], cols["tid"], cols["comm"], cols["ts"], \
-            iter(range(g.n)).__next__
+        return g, hows, g.cols["ts"], iter(range(g.n)).__next__
 
     def rows(self, since, until):
         """(ts, group, index, plan) of every event in time order, QUIET rows included."""
@@ -78,7 +76,7 @@ class _Source:
                 p = prepared.get(t)
                 if p is None:
                     continue
-                g, hows, _pids, _tids, _comms, tss, nxt = p
+                g, hows, tss, nxt = p
                 i = nxt()
                 ts = tss[i]
                 if (since is not None and ts < since) or (until is not None and ts > until):
@@ -117,38 +115,13 @@ class _Replay:
                 alerts[alert.rule] = alerts.get(alert.rule, 0) + 1
                 self.on_alert(alert, ctx)
 
-    def one(self, src: _Source, since, until, progress) -> int:
-        """A single capture: its chunks walked here, the quiet rows passed over
-        without a call (most rows are quiet)."""
-        num = 0
-        knows, take = src.state.knows, self.take
-        bounded = since is not None or until is not None
-        for groups, order in src.cap.chunks(since, until):
-            prepared = {t: src.prepare(g) for t, g in groups.items()}
-            for t in order:
-                p = prepared.get(t)
-                if p is None:
-                    continue
-                g, hows, pids, tids, comms, tss, nxt = p
-                i = nxt()
-                if bounded and ((since is not None and tss[i] < since) or
-                                (until is not None and tss[i] > until)):
-                    continue
-                num += 1
-                if progress is not None and num % 100_000 == 0:
-                    progress(num, tss[i])
-                how = hows[i]
-                if how == QUIET and knows(pids[i], tids[i], comms[i]):
-                    continue
-                take(src, g, i, num, how)
-        return num
-
-    def merged(self, sources: list, since, until, progress) -> int:
-        """Several captures, merged in time order."""
+    def events(self, sources: list, since, until, progress) -> int:
+        """Every row of the captures, merged in time order; the quiet ones only
+        counted (most rows are quiet)."""
         streams = [((ts, k, s, g, i, how) for ts, g, i, how in s.rows(since, until))
                    for k, s in enumerate(sources)]
         num = 0
-        for ts, _k, src, g, i, how in heapq.merge(*streams):
+        for ts, _k, src, g, i, how in streams[0] if len(streams) == 1 else heapq.merge(*streams):
             num += 1
             if progress is not None and num % 100_000 == 0:
                 progress(num, ts)
@@ -171,10 +144,7 @@ def replay(paths: list[str], engine: Engine | None, on_alert, *, since=None, unt
     run = _Replay(engine, on_alert, keep, stats)
     started = time.perf_counter()
     try:
-        if len(sources) == 1:
-            stats.events = run.one(sources[0], since, until, progress)
-        else:
-            stats.events = run.merged(sources, since, until, progress)
+        stats.events = run.events(sources, since, until, progress)
         if keep is None:
             stats.judged = stats.events   # without --filter every event is judged (most by no rule)
     finally:
