@@ -68,8 +68,9 @@ class _Source:
             hows = [how] * g.n
         return g, hows, g.cols["ts"], iter(range(g.n)).__next__
 
-    def rows(self, since, until):
-        """(ts, group, index, plan) of every event in time order, QUIET rows included."""
+    def rows(self, since, until, k: int = 0):
+        """(ts, k, this source, group, index, plan) of every event in time order, QUIET
+        rows included; `k` orders sources whose events share a time."""
         for groups, order in self.cap.chunks(since, until):
             prepared = {t: self.prepare(g) for t, g in groups.items()}
             for t in order:
@@ -81,7 +82,7 @@ class _Source:
                 ts = tss[i]
                 if (since is not None and ts < since) or (until is not None and ts > until):
                     continue
-                yield ts, g, i, hows[i]
+                yield ts, k, self, g, i, hows[i]
 
 
 def _planner(engine: Engine | None, keep):
@@ -118,8 +119,7 @@ class _Replay:
     def events(self, sources: list, since, until, progress) -> int:
         """Every row of the captures, merged in time order; the quiet ones only
         counted (most rows are quiet)."""
-        streams = [((ts, k, s, g, i, how) for ts, g, i, how in s.rows(since, until))
-                   for k, s in enumerate(sources)]
+        streams = [s.rows(since, until, k) for k, s in enumerate(sources)]
         num = 0
         for ts, _k, src, g, i, how in streams[0] if len(streams) == 1 else heapq.merge(*streams):
             num += 1
