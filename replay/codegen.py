@@ -16,11 +16,11 @@ filter_eval conformance tests run both).
 from collections import Counter
 
 from scapula.replay import fields as F
-from scapula.replay.condition import (NUMERIC, STRINGS, CompileError, _check_operator,
-                                      _Compiler, _converter, _OPS)
+from scapula.replay.condition import (NUMERIC, STRINGS, CompileError, check_operator,
+                                      Compiler, converter, OPS)
 from scapula.replay.filter import ast
 from scapula.replay.filter.printer import as_string
-from scapula.replay.rules.analysis import _evt_num_constant, _evt_type_check
+from scapula.replay.rules.analysis import evt_num_constant, evt_type_check
 
 _UNSET = object()   # a local not read yet this event
 _INLINE_TYPES = NUMERIC | STRINGS | {F.BOOL, F.IPADDR}
@@ -42,7 +42,7 @@ class _Source:
 
     def __init__(self, known, etype: str | None):
         self.known, self.etype = known, etype
-        self.closures = _Compiler(known)
+        self.closures = Compiler(known)
         self.ns = {"_U": _UNSET, "_pmatch": _pmatch}
         self.consts: dict = {}      # key -> name in ns
         self.fields: dict = {}      # (field name, arg) -> local name
@@ -144,7 +144,7 @@ class _Source:
             self.check(check)
         _name, arg, op = key
         field = self.field(checks[0].left)[0]
-        convert = _converter(field.type, checks[0].op, checks[0])
+        convert = converter(field.type, checks[0].op, checks[0])
         wanted = []
         for check in checks:
             right = check.right
@@ -205,8 +205,8 @@ class _Source:
         if field.type not in _INLINE_TYPES or F.may_be_list(field, arg) or (
                 field.type == F.IPADDR and op not in ("=", "==", "!=", "in")):
             return self.fallback(node)
-        _check_operator(field.type, op, node)
-        convert = _converter(field.type, op, node)
+        check_operator(field.type, op, node)
+        convert = converter(field.type, op, node)
         values = right.values if type(right) is ast.ListValue else [right.value]
         wanted = [convert(v) for v in values]
         read, v = self.fetch(field, arg)
@@ -230,7 +230,7 @@ class _Source:
         if op in ("startswith", "endswith"):
             return f"({read} is not None and {v}.{op}({w}))"
         if op in _STRING_OPS:
-            test = self.const(("op", op), _OPS[op])
+            test = self.const(("op", op), OPS[op])
             return f"({read} is not None and {test}({v}, {w}))"
         return self.fallback(node)
 
@@ -238,7 +238,7 @@ class _Source:
         """True/False for a check whose answer is known before any event: the event
         type (this function sees one), evt.dir (always <), evt.num's impossible values."""
         if self.etype is not None:
-            types = _evt_type_check(node)
+            types = evt_type_check(node)
             if types is not None:
                 return (self.etype in types.names) != types.negated
         left, right = node.left, node.right
@@ -246,7 +246,7 @@ class _Source:
                 node.op in ("=", "==", "!=", "in") and type(right) in (ast.Value, ast.ListValue):
             values = right.values if type(right) is ast.ListValue else [right.value]
             return ("<" in values) != (node.op == "!=")
-        return _evt_num_constant(node)
+        return evt_num_constant(node)
 
 
 def _nesting(source: str) -> int:
