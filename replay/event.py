@@ -1,4 +1,6 @@
 """Events as replay and printing see them: light views onto a chunk's columns."""
+import struct
+
 from scapula.capture.decoder import split_argv
 from scapula.schemas import events as schema
 from scapula.schemas import format as fmt
@@ -41,12 +43,22 @@ def _decode_columns(cols: dict, dtypes: dict) -> dict:
 KNOWN_DTYPES = set(fmt.DTYPES) | {"bytes16"}
 
 
+_COMM = struct.Struct(f"{fmt.COMM_SIZE}s")
+
+
+class _Comms(dict):
+    def __missing__(self, field: bytes) -> bytes:
+        value = self[field] = field.split(b"\0", 1)[0]
+        return value
+
+
 def decode_column(dtype: str, data: bytes):
     if dtype == "bytes16":
         size = fmt.COMM_SIZE
         if len(data) % size:
             raise ValueError(f"bytes16 column of {len(data)} bytes")
-        return [data[i:i + size].split(b"\0", 1)[0] for i in range(0, len(data), size)]
+        # the same few names repeat: each is cut at its NUL once, and shared
+        return list(map(_Comms().__getitem__, (f for f, in _COMM.iter_unpack(data))))
     return fmt.unpack_array(dtype, data)
 
 

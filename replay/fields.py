@@ -109,13 +109,18 @@ def _ancestor(get):
     def extract(ctx, arg):
         if ctx.proc is None:
             return None
-        chain = list(ctx.state.ancestors(ctx.proc.pid))
         if arg is None:
-            return [get(p) for p in chain]
+            return [get(p) for p in ctx.state.ancestors(ctx.proc.pid)]
         n = int(arg)
         if n == 0:
             return get(ctx.proc)
-        return get(chain[n - 1]) if 0 < n <= len(chain) else None
+        if n < 0:
+            return None
+        for p in ctx.state.ancestors(ctx.proc.pid):   # only as far up as asked
+            n -= 1
+            if n == 0:
+                return get(p)
+        return None
     return extract
 
 
