@@ -57,9 +57,10 @@ def _column(name: str, sql_type: str, fmt: str) -> str:
     kind = _kind(sql_type)
     if kind == "timestamp":
         if fmt == "parquet":
-            # Microseconds, marked UTC: Spark reads no nanosecond timestamps, and the
-            # `*_ns` integer beside each time keeps the exact value.
-            return f"timezone('UTC', {col}::TIMESTAMP) AS {col}"
+            # Microseconds (truncated, as the text formats' are), marked UTC: Spark
+            # reads no nanosecond timestamps; the `*_ns` integer beside each time keeps
+            # the exact value.
+            return f"timezone('UTC', make_timestamp(epoch_ns({col}) // 1000)) AS {col}"
         return f"{iso_ns(col)} AS {col}"
     if fmt == "parquet" or kind == "plain":
         return col

@@ -45,7 +45,7 @@ def select(con) -> str:
     """One JSON object (as text) per event, in time order."""
     fields = [f"message := {MESSAGE.format(local=_endpoint('local'), remote=_endpoint('remote'))}",
               "datetime := strftime(e.ts, '%Y-%m-%dT%H:%M:%S.%f+00:00')",
-              "timestamp := epoch_us(e.ts)",
+              "timestamp := e.ts_ns // 1000",  # truncated, as datetime is
               f"timestamp_desc := '{TIMESTAMP_DESC}'"]
     for name, _type in columns(con, "events"):
         if name == "ts":
