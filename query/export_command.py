@@ -33,7 +33,7 @@ def export_command(files, out, fmt, tables, db, overwrite):
     timesketch  DIR/timeline.jsonl: events with message, datetime, timestamp_desc
 
     DIR/export.json lists the captures, tables, row counts and columns.
-    Tables: events, processes, captures, drops, snapshot_fds.
+    The tables are those `scapula query` has (events, processes, captures, ...).
     """
     wanted = [t for spec in tables for t in spec.split(",") if t] or None
     export.check_request(fmt, wanted)
@@ -56,4 +56,4 @@ def export_command(files, out, fmt, tables, db, overwrite):
         where = os.path.join(out, w.name) + ("/" if fmt == "parquet" else "")
         parts = f"  by {', '.join(w.partition_by)}" if w.partition_by else ""
         click.echo(f"{w.table:<13}{w.rows:>12,} rows  {where}{parts}")
-    click.echo(f"{'':<13}{'':>12}       {os.path.join(out, MANIFEST)}")
+    click.echo(f"{'manifest':<13}{'':>17}  {os.path.join(out, MANIFEST)}")
