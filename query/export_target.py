@@ -28,6 +28,9 @@ class Target:
 
     def __enter__(self):
         self._check()
+        # Exports hold what the captures hold (argv, environments, paths): private to
+        # the owner like the capture files (0600), whatever writes them (DuckDB too).
+        self._umask = os.umask(0o077)
         try:
             if not os.path.isdir(self.out):
                 os.makedirs(self.out)
@@ -35,10 +38,12 @@ class Target:
             # inside DIR, so publishing is a rename on one file system
             self.stage = tempfile.mkdtemp(prefix=".scapula-export-", dir=self.out)
         except OSError as e:
+            os.umask(self._umask)
             raise OutputError(f"{self.out}: cannot write there: {e.strerror}") from None
         return self
 
     def __exit__(self, exc_type, *_):
+        os.umask(self._umask)
         if self.stage:
             shutil.rmtree(self.stage, ignore_errors=True)
         if exc_type is not None and self.created:

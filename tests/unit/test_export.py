@@ -192,3 +192,15 @@ def test_overwrite_replaces_an_earlier_export_only(captures, tmp_path):
     assert r.returncode == 2 and "not empty" in r.stderr
     export(tmp, a, "--out", out, "--format", "csv", "--table", "events", "--overwrite")
     assert sorted(p.name for p in out.iterdir()) == ["events.csv", "export.json", "notes.txt"]
+
+
+def test_odd_directory_names_and_private_files(captures, tmp_path):
+    """A quote and a space in DIR reach DuckDB's COPY intact; what is written is the
+    owner's alone, as capture files are."""
+    tmp, a, b, db = captures
+    out = tmp_path / "it's a case" / "out"
+    export(tmp, a, "--out", out, "--table", "events,captures")
+    written = [out, *out.rglob("*")]
+    assert {p.name for p in out.iterdir()} == {"events", "captures", "export.json"}
+    for p in written:
+        assert p.stat().st_mode & 0o077 == 0, p
