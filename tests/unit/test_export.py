@@ -37,7 +37,7 @@ def captures(tmp_path_factory):
     return tmp, a, b, db
 
 
-def export(tmp, *args):
+def export(*args):
     r = scapula("export", *args)
     assert r.returncode == 0, r.stderr
     return r
@@ -51,7 +51,7 @@ def db_con(db):
 def test_parquet_layout_and_round_trip(captures, tmp_path):
     tmp, a, b, db = captures
     out = tmp_path / "pq"
-    r = export(tmp, "--db", db, "--out", out)
+    r = export("--db", db, "--out", out)
     assert "events" in r.stdout and "by host, date" in r.stdout
     days = sorted(p.relative_to(out / "events").parent.as_posix()
                   for p in (out / "events").rglob("*.parquet"))
@@ -81,7 +81,7 @@ def test_parquet_reads_with_pyarrow_hive_partitioning(captures, tmp_path):
     """A second reader (Arrow's datasets, as Spark and Trino read hive layouts)."""
     tmp, a, b, db = captures
     out = tmp_path / "pq"
-    export(tmp, a, b, "--out", out, "--table", "events")
+    export(a, b, "--out", out, "--table", "events")
     table = ds.dataset(out / "events", format="parquet", partitioning="hive").to_table()
     assert table.num_rows == 2 * len(workload()) + len(EXTRA)
     by_host = {}
@@ -97,7 +97,7 @@ def test_parquet_reads_with_pyarrow_hive_partitioning(captures, tmp_path):
 def test_csv_and_jsonl_round_trip(captures, tmp_path):
     tmp, a, b, db = captures
     for fmt in ("csv", "jsonl"):
-        export(tmp, "--db", db, "--out", tmp_path / fmt, "--format", fmt)
+        export("--db", db, "--out", tmp_path / fmt, "--format", fmt)
     con = db_con(db)
     counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
               for t in ("events", "processes", "captures", "drops", "snapshot_fds")}
@@ -106,14 +106,8 @@ def test_csv_and_jsonl_round_trip(captures, tmp_path):
         assert sorted(p.name for p in out.iterdir()) == sorted(
             [f"{t}.{fmt}" for t in counts] + ["export.json"])
         for table, n in counts.items():
-            path = out / f"{table}.{fmt}"
-            if fmt == "csv":
-                with open(path, newline="") as f:
-                    rows = list(csv.DictReader(f))
-            else:
-                rows = [json.loads(line) for line in path.read_text().splitlines()]
-            assert len(rows) == n, (fmt, table)
-        events = _events(out, fmt)
+            assert len(_rows(out / f"{table}.{fmt}", fmt)) == n, (fmt, table)
+        events = _rows(out / f"events.{fmt}", fmt)
         # lists and structs are JSON in a CSV cell, native in JSON lines
         args = lambda r: json.loads(r["args"]) if fmt == "csv" else r["args"]  # noqa: E731
         (exe,) = [r for r in events if r["type"] == "procexec" and r["host"] == "web1"]
@@ -137,14 +131,10 @@ def _rows(path, fmt):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def _events(out, fmt):
-    return _rows(out / f"events.{fmt}", fmt)
-
-
 def test_timesketch_timeline(captures, tmp_path):
     tmp, a, b, db = captures
     out = tmp_path / "ts"
-    export(tmp, a, b, "--out", out, "--format", "timesketch")
+    export(a, b, "--out", out, "--format", "timesketch")
     assert sorted(p.name for p in out.iterdir()) == ["export.json", "timeline.jsonl"]
     lines = [json.loads(x) for x in (out / "timeline.jsonl").read_text().splitlines()]
     assert len(lines) == 2 * len(workload()) + len(EXTRA)
@@ -173,7 +163,7 @@ def test_timesketch_timeline(captures, tmp_path):
 def test_manifest_says_what_was_written(captures, tmp_path):
     tmp, a, b, db = captures
     out = tmp_path / "m"
-    export(tmp, a, b, "--out", out, "--format", "jsonl", "-t", "events,captures")
+    export(a, b, "--out", out, "--format", "jsonl", "-t", "events,captures")
     m = json.loads((out / "export.json").read_text())
     assert (m["format"], sorted(m["tables"]), sorted(m["outputs"])) == (
         "jsonl", ["captures", "events"], ["captures.jsonl", "events.jsonl", "export.json"])
@@ -186,11 +176,11 @@ def test_manifest_says_what_was_written(captures, tmp_path):
 def test_overwrite_replaces_an_earlier_export_only(captures, tmp_path):
     tmp, a, b, db = captures
     out = tmp_path / "ow"
-    export(tmp, a, "--out", out)
+    export(a, "--out", out)
     (out / "notes.txt").write_text("mine")
     r = scapula("export", a, "--out", out, "--format", "csv")
     assert r.returncode == 2 and "not empty" in r.stderr
-    export(tmp, a, "--out", out, "--format", "csv", "--table", "events", "--overwrite")
+    export(a, "--out", out, "--format", "csv", "--table", "events", "--overwrite")
     assert sorted(p.name for p in out.iterdir()) == ["events.csv", "export.json", "notes.txt"]
 
 
@@ -199,7 +189,7 @@ def test_odd_directory_names_and_private_files(captures, tmp_path):
     owner's alone, as capture files are."""
     tmp, a, b, db = captures
     out = tmp_path / "it's a case" / "out"
-    export(tmp, a, "--out", out, "--table", "events,captures")
+    export(a, "--out", out, "--table", "events,captures")
     written = [out, *out.rglob("*")]
     assert {p.name for p in out.iterdir()} == {"events", "captures", "export.json"}
     for p in written:
