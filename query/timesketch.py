@@ -68,7 +68,7 @@ def write(con, path: str) -> int:
     count = 0
     try:
         rel = con.sql(select(con))
-        # DuckDB 1.4 named it to_arrow_reader; fetch_arrow_reader is the older name
+        # to_arrow_reader in DuckDB 2.0; fetch_arrow_reader is the older name
         reader = (getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader)(65536)
         with open(path, "w", encoding="utf-8") as out:
             for batch in reader:
