@@ -25,6 +25,7 @@ class Target:
         self.stage: str | None = None
         self.created = False
         self.previous: list[str] = []  # what an earlier export wrote here
+        self._umask = 0
 
     def __enter__(self):
         self._check()
@@ -38,7 +39,7 @@ class Target:
             # inside DIR, so publishing is a rename on one file system
             self.stage = tempfile.mkdtemp(prefix=".scapula-export-", dir=self.out)
         except OSError as e:
-            os.umask(self._umask)
+            self.__exit__(type(e))  # the umask back, and DIR if made here
             raise OutputError(f"{self.out}: cannot write there: {e.strerror}") from None
         return self
 
