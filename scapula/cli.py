@@ -19,6 +19,7 @@ def _register():
     from scapula.replay.replay_command import replay_command
     from scapula.replay.rules_cli import rules_group
     from scapula.query.commands import query_command, shell_command
+    from scapula.query.export_command import export_command
     main.add_command(record)
     main.add_command(replay_command)
     main.add_command(rules_group)
@@ -26,6 +27,7 @@ def _register():
     main.add_command(print_events)
     main.add_command(query_command)
     main.add_command(shell_command)
+    main.add_command(export_command)
 
 
 _register()

@@ -1,0 +1,59 @@
+"""`scapula export`: captures (or a --db) into Parquet, CSV, JSON lines or a Timesketch
+timeline in a directory."""
+import os
+
+import click
+
+from scapula.console import clean_errors, warn
+from scapula.errors import InputError, UsageError
+from scapula.query import export, loader
+from scapula.query.export_target import MANIFEST, Target
+
+
+@click.command("export")
+@click.argument("files", nargs=-1)
+@click.option("-o", "--out", metavar="DIR",
+              help="The directory to write (created; must be empty unless --overwrite).")
+@click.option("-f", "--format", "fmt", default="parquet", show_default=True,
+              metavar="FORMAT", help="parquet, csv, jsonl or timesketch.")
+@click.option("-t", "--table", "tables", multiple=True, metavar="NAME[,NAME...]",
+              help="Export only these tables (repeatable; default: every table).")
+@click.option("--db", type=click.Path(dir_okay=False),
+              help="Read (and keep) the database in this file, as `query --db` does.")
+@click.option("--overwrite", is_flag=True,
+              help="DIR may hold an earlier export: replace it (nothing else is touched).")
+@clean_errors
+def export_command(files, out, fmt, tables, db, overwrite):
+    """Export capture files' tables for other tools.
+
+    \b
+    parquet     DIR/<table>/host=H/date=YYYY-MM-DD/*.parquet (zstd; `date` for
+                tables with a time, UTC), for DuckDB, Spark, Trino
+    csv, jsonl  DIR/<table>.csv or .jsonl; lists and structs as JSON
+    timesketch  DIR/timeline.jsonl: events with message, datetime, timestamp_desc
+
+    DIR/export.json lists the captures, tables, row counts and columns.
+    The tables are those `scapula query` has (events, processes, captures, ...).
+    """
+    wanted = [t for spec in tables for t in spec.split(",") if t] or None
+    export.check_request(fmt, wanted)
+    if not out:
+        raise UsageError("--out DIR is required")
+    if not files and not db:
+        raise UsageError("no capture files (and no --db) to export")
+    if db and not files and not os.path.exists(db):
+        raise InputError(f"{db}: no such database")
+    with Target(out, overwrite) as target:
+        con = loader.connect(db)
+        try:
+            loader.load(con, files, warn)
+            written = export.write(con, target.stage, fmt, export.choose_tables(con, fmt, wanted))
+            export.write_manifest(target.stage, export.manifest(con, fmt, written))
+        finally:
+            con.close()
+        target.publish([w.name for w in written] + [MANIFEST])
+    for w in written:
+        where = os.path.join(out, w.name) + ("/" if fmt == "parquet" else "")
+        parts = f"  by {', '.join(w.partition_by)}" if w.partition_by else ""
+        click.echo(f"{w.table:<13}{w.rows:>12,} rows  {where}{parts}")
+    click.echo(f"{'manifest':<13}{'':>17}  {os.path.join(out, MANIFEST)}")

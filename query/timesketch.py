@@ -1,0 +1,87 @@
+"""Events as a Timesketch timeline: JSON lines with `message`, `datetime` (ISO 8601, UTC),
+`timestamp` (microseconds), `timestamp_desc`, and every set field of the event, flat.
+
+Timesketch indexes top-level fields; a nested object is stored but hard to search, so
+the `args` struct becomes `arg_<name>` fields (the prefix also keeps `args.exe` apart
+from the event's own `exe`). Fields that are NULL are left out: any one event sets a
+handful of its ~100 columns, and the nulls would outweigh the data."""
+import pyarrow as pa
+
+from scapula.query.export_sql import columns
+from scapula.schemas import syscalls
+
+TIMESTAMP_DESC = "Event Recorded"
+
+# The human line: "cat (4242) openat /etc/shadow res=3",
+# "curl (77) connect 10.0.0.5:41000 -> 93.184.215.14:443 res=0",
+# "sh (70) procexec /usr/bin/cat argv=cat /etc/shadow". Each part is NULL (and so left
+# out by concat_ws) when the event has nothing for it.
+MESSAGE = r"""concat_ws(' ',
+    e.comm || ' (' || e.pid || ')',
+    coalesce(n.name, e.type),
+    e.path || coalesce(' -> ' || e.path2, ''),
+    CASE WHEN e.path IS NULL AND e.type = 'procexec' THEN e.args.exe END,
+    CASE WHEN e.path IS NULL AND e.fd IS NOT NULL THEN 'fd=' || e.fd END,
+    CASE WHEN e.local_addr IS NOT NULL OR e.remote_addr IS NOT NULL THEN concat_ws(
+        CASE WHEN e.type LIKE 'accept%' OR e.type LIKE 'recv%' THEN ' <- ' ELSE ' -> ' END,
+        {local}, {remote}) END,
+    CASE WHEN e.args.argv IS NOT NULL THEN 'argv=' || array_to_string(e.args.argv, ' ') END,
+    'child=' || e.args.child_pid,
+    CASE WHEN e.type = 'procexit' THEN 'status=' || e.args.status
+         || CASE WHEN e.args.sig_int <> 0 THEN ' sig=' || e.args.sig_int ELSE '' END END,
+    CASE WHEN e.category <> 'lifecycle' THEN 'res=' || e.result END,
+    e.errno)"""
+
+
+def _endpoint(side: str) -> str:
+    """addr:port, [v6addr]:port, or a unix socket's path alone."""
+    addr, port = f"e.{side}_addr", f"e.{side}_port"
+    return (f"CASE WHEN {port} IS NULL THEN {addr} "
+            f"WHEN e.family = 'AF_INET6' THEN '[' || {addr} || ']:' || {port} "
+            f"ELSE {addr} || ':' || {port} END")
+
+
+def select(con) -> str:
+    """One JSON object (as text) per event, in time order."""
+    fields = [f"message := {MESSAGE.format(local=_endpoint('local'), remote=_endpoint('remote'))}",
+              "datetime := strftime(e.ts, '%Y-%m-%dT%H:%M:%S.%f+00:00')",
+              "timestamp := e.ts_ns // 1000",  # truncated, as datetime is
+              f"timestamp_desc := '{TIMESTAMP_DESC}'"]
+    for name, _type in columns(con, "events"):
+        if name == "ts":
+            continue  # datetime, timestamp and ts_ns say it
+        if name == "args":
+            fields += [f'"arg_{a}" := e.args."{a}"' for a in _args_fields(con)]
+        else:
+            fields.append(f'"{name}" := e."{name}"')
+    obj = f"json_merge_patch('{{}}', to_json(struct_pack({', '.join(fields)})))::VARCHAR"
+    return (f"SELECT {obj} AS line FROM events e "
+            "LEFT JOIN _syscall_names n ON e.type = 'syscall' AND n.nr = e.args.nr "
+            "ORDER BY e.ts_ns, e.capture, e.seq")
+
+
+def write(con, path: str) -> int:
+    """Write the timeline to `path`; returns the number of lines."""
+    names = pa.table({"nr": pa.array(list(syscalls.NAMES), pa.int64()),
+                      "name": list(syscalls.NAMES.values())})
+    con.register("_syscall_names", names)
+    count = 0
+    try:
+        rel = con.sql(select(con))
+        # to_arrow_reader in DuckDB 2.0; fetch_arrow_reader is the older name
+        reader = (getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader)(65536)
+        with open(path, "w", encoding="utf-8") as out:
+            for batch in reader:
+                lines = batch.column(0).to_pylist()
+                if lines:
+                    out.write("\n".join(lines))
+                    out.write("\n")
+                    count += len(lines)
+    finally:
+        con.unregister("_syscall_names")
+    return count
+
+
+def _args_fields(con) -> list[str]:
+    """The fields of events.args, as this database has them."""
+    return con.sql("SELECT unnest(args) FROM events LIMIT 0").columns
