@@ -66,8 +66,9 @@ def parse_time(text: str | None, option: str) -> int | None:
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("-r", "--rules", "rule_files", multiple=True, type=click.Path(dir_okay=False),
               help="Rules file (repeat; loaded in order). Default: scapula's own rules.")
-@click.option("--since", metavar="TIME", help="Only events at or after TIME (ns or ISO 8601).")
-@click.option("--until", metavar="TIME", help="Only events before TIME.")
+@click.option("--since", metavar="TIME", help="Judge only events at or after TIME (ns or ISO 8601); "
+              "earlier ones still build the state.")
+@click.option("--until", metavar="TIME", help="Only events at or before TIME.")
 @click.option("--filter", "expr", metavar="EXPR", help="Judge only events matching EXPR.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines with the output fields.")
 @click.option("--fail-on", type=click.Choice(PRIORITIES, case_sensitive=False),

@@ -68,10 +68,10 @@ class _Source:
             hows = [how] * g.n
         return g, hows, g.cols["ts"], iter(range(g.n)).__next__
 
-    def rows(self, since, until, k: int = 0):
-        """(ts, k, this source, group, index, plan) of every event in time order, QUIET
-        rows included; `k` orders sources whose events share a time."""
-        for groups, order in self.cap.chunks(since, until):
+    def rows(self, until, k: int = 0):
+        """(ts, k, this source, group, index, plan) of every event up to `until` in time
+        order, QUIET rows included; `k` orders sources whose events share a time."""
+        for groups, order in self.cap.chunks(None, until):
             prepared = {t: self.prepare(g) for t, g in groups.items()}
             for t in order:
                 p = prepared.get(t)
@@ -80,7 +80,7 @@ class _Source:
                 g, hows, tss, nxt = p
                 i = nxt()
                 ts = tss[i]
-                if (since is not None and ts < since) or (until is not None and ts > until):
+                if until is not None and ts > until:
                     continue
                 yield ts, k, self, g, i, hows[i]
 
@@ -116,35 +116,45 @@ class _Replay:
                 alerts[alert.rule] = alerts.get(alert.rule, 0) + 1
                 self.on_alert(alert, ctx)
 
-    def events(self, sources: list, since, until, progress) -> int:
-        """Every row of the captures, merged in time order; the quiet ones only
-        counted (most rows are quiet)."""
-        streams = [s.rows(since, until, k) for k, s in enumerate(sources)]
-        num = 0
+    def events(self, sources: list, since, until, progress) -> tuple[int, int]:
+        """Every row of the captures up to `until`, merged in time order; the quiet
+        ones only counted (most rows are quiet). Rows before `since` build the state
+        (an fd opened before the window keeps its name in it) but are not judged.
+        Returns (rows, rows in the window)."""
+        streams = [s.rows(until, k) for k, s in enumerate(sources)]
+        num = earlier = 0
+        before = since is not None
         for ts, _k, src, g, i, how in streams[0] if len(streams) == 1 else heapq.merge(*streams):
             num += 1
             if progress is not None and num % 100_000 == 0:
                 progress(num, ts)
+            if before:
+                if ts < since:
+                    earlier += 1
+                    how = STATE if how == JUDGE else how
+                else:
+                    before = False
             if how == QUIET:
                 cols = g.cols
                 if src.state.knows(cols["pid"][i], cols["tid"][i], cols["comm"][i]):
                     continue
             self.take(src, g, i, num, how)
-        return num
+        return num, num - earlier
 
 
 def replay(paths: list[str], engine: Engine | None, on_alert, *, since=None, until=None,
            keep=None, progress=None) -> ReplayStats:
     """Feed every event of `paths`, in time order, to the state and the engine;
-    `on_alert(alert)` for each alert. `keep(ctx)` (from --filter) selects the events
-    that are judged; every event still updates the state."""
+    `on_alert(alert)` for each alert. Events between `since` and `until` (ns, both
+    included) are judged, and `keep(ctx)` (from --filter) narrows them further; every
+    event up to `until` updates the state. `stats.events` counts the window's."""
     stats = ReplayStats()
     plan = _planner(engine, keep)
     sources = [_Source(p, plan) for p in paths]
     run = _Replay(engine, on_alert, keep, stats)
     started = time.perf_counter()
     try:
-        stats.events = run.events(sources, since, until, progress)
+        _read, stats.events = run.events(sources, since, until, progress)
         if keep is None:
             stats.judged = stats.events   # without --filter every event is judged (most by no rule)
     finally:
