@@ -7,7 +7,7 @@ import duckdb
 import pyarrow as pa
 
 from scapula.errors import InputError, UsageError
-from scapula.query import batches
+from scapula.query import accounts, batches, fds
 from scapula.query import schema as qs
 from scapula.query.processes import Lifetimes
 from scapula.replay.reader import Capture
@@ -52,6 +52,9 @@ def load_one(con, path: str, warn) -> int:
         con, "SELECT coalesce(max(capture), 0) + 1 FROM captures")[0]
     with Capture(path) as cap:
         _load_capture(con, cap, capture, st)
+        host = str(cap.header.get("host", ""))
+        accounts.load(con, cap, capture, host, _insert)
+        fds.load(con, cap, capture, host, _insert)
         for w in cap.warnings:
             warn(w)
     return capture
