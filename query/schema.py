@@ -239,6 +239,32 @@ FDS = (
     C("closed_by", "VARCHAR", "close, dup2/dup3 (replaced), exec (cloexec), exit, or unseen "
       "(its number was reused without a close the capture saw)"),
 )
+ALERTS = (
+    C("capture", "INTEGER", "the capture file"),
+    C("host", "VARCHAR", "the recording host"),
+    C("seq", "BIGINT", "the event that fired the rule (events.seq in this capture)"),
+    C("ts", "TIMESTAMP_NS", "the event's time"),
+    C("ts_ns", "BIGINT", "the same in ns"),
+    C("pid", "BIGINT", "process id"),
+    C("tid", "BIGINT", "thread id"),
+    C("proc_id", "UBIGINT", "the process lifetime (processes.proc_id)"),
+    C("rule", "VARCHAR", "the rule's name"),
+    C("priority", "VARCHAR", "Emergency, Alert, Critical, Error, Warning, Notice, "
+      "Informational or Debug"),
+    C("severity", "INTEGER", "the priority as a number, 0 (Emergency) to 7 (Debug)"),
+    C("tags", "VARCHAR[]", "the rule's tags"),
+    C("output", "VARCHAR", "the rule's output text, its fields filled in"),
+    C("output_fields", "JSON", "the output's fields and their values "
+      "(output_fields->>'proc.name')"),
+)
+ALERT_RUNS = (
+    C("capture", "INTEGER", "the capture file"),
+    C("host", "VARCHAR", "the recording host"),
+    C("rules", "VARCHAR[]", "the rules files its alerts come from, in load order"),
+    C("digest", "VARCHAR", "sha256 over those files' contents (same rules: no new replay)"),
+    C("events", "BIGINT", "events replayed"),
+    C("alerts", "BIGINT", "alerts raised"),
+)
 USERS = (
     C("capture", "INTEGER", "the capture file"),
     C("host", "VARCHAR", "the recording host"),
@@ -259,6 +285,8 @@ TABLES = {
     "drops": ("one row per capture and CPU: events lost", DROPS),
     "snapshot_fds": ("the fds open when each recording started", SNAPSHOT_FDS),
     "fds": ("one row per fd lifetime in a process", FDS),
+    "alerts": ("one row per alert raised when the capture was replayed with --rules", ALERTS),
+    "alert_runs": ("one row per capture replayed with --rules: which rules", ALERT_RUNS),
     "users": ("the recording host's users (captures from scapula 1.2 files on)", USERS),
     "groups": ("the recording host's groups", GROUPS),
 }
