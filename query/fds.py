@@ -66,8 +66,10 @@ class FdTable:
         if table is None:
             table = self.open[proc] = {}
         old = table.get(fd[FD])
-        if old is not None:   # an fd we never saw closed was reused: it ended unseen
-            old[CLOSED_BY] = "unseen"
+        if old is not None:   # an fd we never saw closed was reused: it ended unseen,
+            # by then at the latest
+            old[CLOSED_SEQ], old[CLOSED_NS], old[CLOSED_BY] = \
+                fd[OPENED_SEQ], fd[OPENED_NS], "unseen"
         table[fd[FD]] = fd
 
     def end(self, proc, num, seq, ts, why) -> None:

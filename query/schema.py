@@ -237,7 +237,7 @@ FDS = (
     C("closed", "TIMESTAMP_NS", "when it ended, NULL if still open at the capture's end"),
     C("closed_ns", "BIGINT", "the same in ns"),
     C("closed_by", "VARCHAR", "close, dup2/dup3 (replaced), exec (cloexec), exit, or unseen "
-      "(its number was reused without a close the capture saw)"),
+      "(its number was reused without a close the capture saw; closed is then the reuse)"),
 )
 ALERTS = (
     C("capture", "INTEGER", "the capture file"),

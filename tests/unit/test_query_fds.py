@@ -94,3 +94,12 @@ def test_a_failed_close_ends_nothing_and_a_reload_replaces_the_rows(con, tmp_pat
     os.utime(path, ns=(1, 1))
     loader.load(con, [path])
     assert rows(con, "SELECT count(*) FROM fds")[0][0] < n
+
+
+def test_a_number_reused_without_a_close_ends_the_old_fd_there(tmp_path):
+    con = loader.connect()
+    loader.load(con, [write(tmp_path / "r.scapula", [
+        ev("openat", 100, 100, res=3, dirfd=-100, name=b"a", name_abs=b"/a"),
+        ev("openat", 200, 100, res=3, dirfd=-100, name=b"b", name_abs=b"/b")])])
+    assert rows(con, "SELECT name, opened_ns, closed_ns, closed_by FROM fds WHERE fd = 3 "
+                     "ORDER BY fd_id") == [("/a", 100, 200, "unseen"), ("/b", 200, None, None)]
