@@ -37,8 +37,10 @@ def compile_rules(paths) -> Rules:
     return Rules(paths, digest.hexdigest(), engine_for(load_rules(paths)))
 
 
-def judge(con, captures: list[int], rules: Rules) -> None:
-    """Replace each capture's alerts by those `rules` raise (unless they made them)."""
+def judge(con, captures: list[int], rules: Rules, warn=lambda message: None,
+          progress=None) -> None:
+    """Replace each capture's alerts by those `rules` raise (unless they made them).
+    `progress(events, ts)` is called every 100,000 events of a replay."""
     for capture in captures:
         done = con.execute("SELECT digest FROM alert_runs WHERE capture = ?",
                            [capture]).fetchall()
@@ -48,11 +50,15 @@ def judge(con, captures: list[int], rules: Rules) -> None:
             "SELECT path, host, size, mtime_ns FROM captures WHERE capture = ?",
             [capture]).fetchone()
         _check_unchanged(path, size, mtime)
-        rows, events = _replay(path, rules.engine)
+        rows, events = _replay(path, rules.engine, progress)
         for table in ("alerts", "alert_runs"):
             con.execute(f"DELETE FROM {table} WHERE capture = ?", [capture]).fetchall()
         if rows:
             _insert_alerts(con, capture, host, rows)
+            untied = _untied(con, capture)
+            if untied:
+                warn(f"{path}: {untied} alerts do not match the event their seq names "
+                     "(the capture's chunks name event types its schema lacks?)")
         con.execute("INSERT INTO alert_runs VALUES (?, ?, ?, ?, ?, ?)",
                     [capture, host, rules.paths, rules.digest, events, len(rows)]).fetchall()
 
@@ -67,7 +73,18 @@ def _check_unchanged(path: str, size: int, mtime: int) -> None:
         raise InputError(f"{path}: changed since it was loaded; name it to load it again")
 
 
-def _replay(path: str, engine) -> tuple[list[tuple], int]:
+def _untied(con, capture: int) -> int:
+    """Alerts whose seq names an event of another time or thread: replay and load
+    counted the capture's events differently, which they must not."""
+    return con.execute("""
+        SELECT count(*) FROM alerts a
+        LEFT JOIN events e ON e.capture = a.capture AND e.seq = a.seq
+        WHERE a.capture = $c AND (e.ts_ns IS DISTINCT FROM a.ts_ns
+                                  OR e.tid IS DISTINCT FROM a.tid)
+        """, {"c": capture}).fetchone()[0]
+
+
+def _replay(path: str, engine, progress=None) -> tuple[list[tuple], int]:
     from scapula.replay.run import replay
     rows = []
 
@@ -76,7 +93,7 @@ def _replay(path: str, engine) -> tuple[list[tuple], int]:
         rows.append((ctx.num - 1, alert.ts, ev.pid, ev.tid, alert.rule, str(alert.priority),
                      int(alert.priority), sorted(alert.tags), alert.output,
                      json.dumps({k: _plain(v) for k, v in alert.fields.items()})))
-    stats = replay([path], engine, on_alert)
+    stats = replay([path], engine, on_alert, progress=progress)
     return rows, stats.events
 
 

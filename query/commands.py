@@ -2,6 +2,7 @@
 import code
 import os
 import shutil
+import sys
 import tempfile
 
 import click
@@ -79,11 +80,20 @@ def open_db(files, db: str | None, rules=None):
         if rules is not None:
             if not files:
                 ids = [r[0] for r in con.execute("SELECT capture FROM captures").fetchall()]
-            alerts.judge(con, ids, rules)
+            tty = sys.stderr.isatty()
+            alerts.judge(con, ids, rules, warn, _progress if tty else None)
+            if tty:
+                sys.stderr.write("\r\033[K")   # the progress line goes
     except BaseException:
         con.close()
         raise
     return con
+
+
+def _progress(events: int, ts: int) -> None:
+    # a replay is slower than a load (tens of thousands of events a second): say where it is
+    sys.stderr.write(f"\rscapula: judging: {events:,} events ")
+    sys.stderr.flush()
 
 
 def run_sql(con, sql: str, params: dict):

@@ -114,3 +114,18 @@ def test_rules_files_a_user_gets_wrong(files):
     (tmp / "badtype.yaml").write_text(CAT_OPENS.replace("proc.name = cat", "fd.num = cat"))
     r = scapula("query", cap, "-r", tmp / "badtype.yaml", "SELECT 1")
     assert r.returncode == 3 and "Traceback" not in r.stderr
+
+
+def test_an_alert_that_does_not_match_its_event_is_said(files, monkeypatch):
+    tmp, cap = files
+    con = loader.connect()
+    ids = loader.load(con, [cap])
+    real = alerts._replay
+
+    def off_by_one(path, engine, progress=None):
+        got, events = real(path, engine, progress)
+        return [(r[0] + 1,) + r[1:] for r in got], events
+    monkeypatch.setattr(alerts, "_replay", off_by_one)
+    said = []
+    alerts.judge(con, ids, alerts.compile_rules([tmp / "cat.yaml"]), said.append)
+    assert len(said) == 1 and "2 alerts do not match" in said[0]
