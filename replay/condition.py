@@ -54,7 +54,7 @@ class CompileError(Exception):
 
 def compile_condition(node, known=F.lookup):
     """A predicate ctx -> bool for an AST without macro references left."""
-    return _Compiler(known).expr(node)
+    return Compiler(known).expr(node)
 
 
 def _memoized(extract, key, arg):
@@ -97,7 +97,7 @@ def _any_of(parts):
     return some
 
 
-class _Compiler:
+class Compiler:
     def __init__(self, known):
         self.known = known
 
@@ -167,8 +167,8 @@ class _Compiler:
         get, type_ = self.operand(node.left)
         op = node.op
         right = node.right
-        _check_operator(type_, op, node)
-        ops = _BYTE_OPS if type_ == F.BYTEBUF else _OPS
+        check_operator(type_, op, node)
+        ops = _BYTE_OPS if type_ == F.BYTEBUF else OPS
         if type_ == F.BYTEBUF:
             get = _as_bytes(get)
         if isinstance(right, (ast.Field, ast.Transformer)):
@@ -180,7 +180,7 @@ class _Compiler:
                 raise CompileError(f"operator '{op}' cannot compare two fields", node)
             return lambda ctx: _both(get(ctx), other(ctx), test)
         values = right.values if isinstance(right, ast.ListValue) else [right.value]
-        convert = _converter(type_, op, node)
+        convert = converter(type_, op, node)
         wanted = [convert(v) for v in values]
         if type_ == F.IPNET:
             return _in_networks(get, op, wanted, node)
@@ -209,7 +209,7 @@ class _Compiler:
         so it is read the same) and `f op a and f op b` (allof). An empty list matches
         nothing, allof's included."""
         op, modifier = node.op.split(" ", 1)
-        _check_operator(self.operand(node.left)[1], op, node)
+        check_operator(self.operand(node.left)[1], op, node)
         right = node.right
         values = right.values if isinstance(right, ast.ListValue) else [right.value]
         parts = [self.check(ast.BinaryCheck(node.left, op, ast.Value(v), pos=node.pos))
@@ -221,7 +221,7 @@ class _Compiler:
         return lambda ctx: any(p(ctx) for p in parts)
 
 
-def _check_operator(type_, op, node) -> None:
+def check_operator(type_, op, node) -> None:
     allowed = _OPERATORS.get(type_)
     if allowed is not None and op not in allowed:
         raise CompileError(f"operator '{op}' does not apply to a {type_} field", node)
@@ -261,7 +261,7 @@ def _in_networks(get, op, wanted, node):
     return lambda ctx: _any(get(ctx), hit)
 
 
-def _converter(type_, op, node):
+def converter(type_, op, node):
     if type_ == F.BYTEBUF:
         return _bytes_converter(op, node)
     if type_ in STRINGS or type_ == F.LIST:
@@ -371,7 +371,7 @@ def _regex(v, w, _cache={}):
     return pattern.search(str(v)) is not None
 
 
-_OPS = {
+OPS = {
     "=": lambda v, w: v == w, "==": lambda v, w: v == w, "!=": lambda v, w: v != w,
     "<": lambda v, w: v < w, "<=": lambda v, w: v <= w,
     ">": lambda v, w: v > w, ">=": lambda v, w: v >= w,

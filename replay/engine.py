@@ -5,9 +5,9 @@ the replay state already updated for each) and returns the alerts they raise.
 """
 from dataclasses import dataclass
 import re
-import time
 
 from scapula.replay import fields as F
+from scapula.replay.codegen import compile_rules
 from scapula.replay.condition import CompileError, compile_condition
 
 # %field, %field[arg], %evt.arg.name: what an output string interpolates.
@@ -26,10 +26,10 @@ class Alert:
 
 
 class CompiledRule:
-    __slots__ = ("rule", "test", "render", "seconds", "evaluations", "matches")
+    __slots__ = ("rule", "condition", "render", "seconds", "evaluations", "matches")
 
-    def __init__(self, rule, test, render):
-        self.rule, self.test, self.render = rule, test, render
+    def __init__(self, rule, render):
+        self.rule, self.condition, self.render = rule, rule.condition_ast, render
         self.seconds = 0.0
         self.evaluations = self.matches = 0
 
@@ -44,15 +44,15 @@ class Engine:
         self.by_type: dict[str, list[CompiledRule]] = {}
         self.any_type: list[CompiledRule] = []
         self.compiled: list[CompiledRule] = []
-        self.profile = profile
+        self.known, self.profile = known, profile
         for rule in rules:
             try:
-                test = compile_condition(rule.condition_ast, known)
+                compile_condition(rule.condition_ast, known)   # the checks, with their errors
             except CompileError as e:
                 where = f"{rule.location}: " if rule.location else ""
                 self.errors.append(f"{where}error: rule '{rule.name}': {e.message}")
                 continue
-            compiled = CompiledRule(rule, test, compile_output(rule.output_compiled, known))
+            compiled = CompiledRule(rule, compile_output(rule.output_compiled, known))
             self.compiled.append(compiled)
             types = rule.event_types
             if types.is_all:
@@ -62,6 +62,7 @@ class Engine:
                     self.by_type.setdefault(name, []).append(compiled)
         # rules for every type are met by every event: keep them last in each list
         self._for = {name: lst + self.any_type for name, lst in self.by_type.items()}
+        self._judges: dict = {}     # event type -> its generated function, made when first met
 
     def types(self) -> set[str] | None:
         """Event types some rule can match; None when a rule matches any type."""
@@ -69,23 +70,32 @@ class Engine:
 
     def judge(self, ctx: F.Context) -> list[Alert]:
         ev = ctx.ev
-        name = ev.name if ev.name != "syscall" else ev.syscall_name
-        rules = self._for.get(name, self.any_type)
+        name = ev.etype.name
+        if name == "syscall":
+            name = ev.syscall_name
+        judge = self._judges.get(name)
+        if judge is None:
+            judge = self._judges[name] = self._judge_for(name)
+        hits = judge(ctx)
+        if not hits:
+            return hits
         alerts = []
-        for c in rules:
-            if self.profile:
-                start = time.perf_counter()
-                hit = c.test(ctx)
-                c.seconds += time.perf_counter() - start
-                c.evaluations += 1
-            else:
-                hit = c.test(ctx)
-            if hit:
-                c.matches += 1
-                text, values = c.render(ctx)
-                r = c.rule
-                alerts.append(Alert(ev.ts, r.name, r.priority, text, values, r.tags, ev))
+        for c in hits:
+            c.matches += 1
+            text, values = c.render(ctx)
+            r = c.rule
+            alerts.append(Alert(ev.ts, r.name, r.priority, text, values, r.tags, ev))
         return alerts
+
+    def _judge_for(self, name):
+        rules = self._for.get(name, self.any_type)
+        if not rules:
+            return _no_rules
+        return compile_rules(rules, name, self.known, self.profile)
+
+
+def _no_rules(ctx):
+    return ()
 
 
 def compile_output(output: str, known=F.lookup):

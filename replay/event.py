@@ -53,12 +53,13 @@ def decode_column(dtype: str, data: bytes):
 class Event:
     """One event. Header fields are attributes; parameters come from `params`."""
 
-    __slots__ = ("etype", "ts", "cpu", "tid", "pid", "ppid", "uid", "gid", "comm", "cgroup",
-                 "res", "_g", "_i")
+    __slots__ = ("etype", "name", "ts", "cpu", "tid", "pid", "ppid", "uid", "gid", "comm",
+                 "cgroup", "res", "_g", "_i")
 
     def __init__(self, group: ChunkGroup, i: int):
         c = group.cols
-        self.etype = group.etype
+        self.etype = etype = group.etype
+        self.name = etype.name
         self.ts = c["ts"][i]
         self.cpu = c["cpu"][i]
         self.tid = c["tid"][i]
@@ -71,10 +72,6 @@ class Event:
         self.res = c["res"][i]
         self._g = group
         self._i = i
-
-    @property
-    def name(self) -> str:
-        return self.etype.name
 
     @property
     def errno(self) -> str | None:
@@ -94,7 +91,7 @@ class Event:
             self._kind(name)  # a name the event type lacks is an error, not None
             return None
         value = col[self._i]
-        if value is not None and self._kind(name) == "argv":
+        if value.__class__ is bytes and self.etype.kinds[name] == "argv":
             return split_argv(value)
         return value
 
@@ -107,8 +104,7 @@ class Event:
 
     def render(self, name: str) -> str:
         """A parameter as text: flags and modes by name, bytes as surrogate-escaped str."""
-        p = next(p for p in self.etype.params if p.name == name)
-        return render_value(p, self.param(name))
+        return render_value(self.etype.by_name[name], self.param(name))
 
     def as_dict(self) -> dict:
         d = {"ts": self.ts, "cpu": self.cpu, "type": self.name, "tid": self.tid, "pid": self.pid,

@@ -12,6 +12,7 @@ import ipaddress
 import posixpath
 import pwd
 
+from scapula.replay.event import render_value
 from scapula.schemas import flags as flagnames
 
 # Falco's field types, as `falco --list` names them.
@@ -76,7 +77,10 @@ def _text(value: bytes | None) -> str | None:
 # --- process -------------------------------------------------------------------------
 
 def _proc(get):
-    return lambda ctx, arg: get(ctx.proc) if ctx.proc is not None else None
+    def extract(ctx, arg):
+        p = ctx.proc
+        return get(p) if p is not None else None
+    return extract
 
 
 def _cmdline(p) -> str:
@@ -199,7 +203,10 @@ _FD_TYPES = {"f": "file", "d": "directory", "4": "ipv4", "6": "ipv6", "u": "unix
 
 
 def _fd(get):
-    return lambda ctx, arg: get(ctx.fd) if ctx.fd is not None else None
+    def extract(ctx, arg):
+        fd = ctx.fd
+        return get(fd) if fd is not None else None
+    return extract
 
 
 def _is_socket(fd) -> bool:
@@ -287,19 +294,12 @@ def _res(ctx, arg):
 def _arg(ctx, arg):
     """evt.arg.NAME / evt.arg[NAME] / evt.arg[N]: a parameter as text."""
     ev = ctx.ev
-    params = [p for p in ev.etype.params if not p.derived]
     if arg is None:
         return None
     if arg == "flags" and ev.name in _EXECS:
         p = ctx.proc
         return flagnames.flags_text("exe", p.exe_flags) if p is not None else None
-    if arg.isdigit():
-        i = int(arg)
-        p = params[i] if i < len(params) else None
-    else:
-        p = next((q for q in ev.etype.params if q.name == arg), None)
-        if p is None and arg in _ARG_ALIASES:
-            p = next((q for q in ev.etype.params if q.name in _ARG_ALIASES[arg]), None)
+    p = _arg_param(ev.etype, arg)
     if p is None:
         return None
     value = ev.param(p.name)
@@ -307,15 +307,26 @@ def _arg(ctx, arg):
         return None
     if p.kind in ("path", "str", "abspath"):
         return _text(value)
-    return ev.render(p.name)
+    return render_value(p, value)
+
+
+def _arg_param(etype, arg: str):
+    """The parameter evt.arg[ARG] names: by position among the recorded ones, by
+    name, or by Falco's name for it."""
+    if arg.isdigit():
+        i = int(arg)
+        return etype.recorded[i] if i < len(etype.recorded) else None
+    p = etype.by_name.get(arg)
+    if p is None and arg in _ARG_ALIASES:
+        p = next((q for q in etype.params if q.name in _ARG_ALIASES[arg]), None)
+    return p
 
 
 def _rawarg(ctx, arg):
     ev = ctx.ev
     if arg == "flags" and ev.name in _EXECS:
         return ctx.proc.exe_flags if ctx.proc is not None else None
-    p = next((q for q in ev.etype.params if q.name == arg), None)
-    return ev.param(p.name) if p is not None else None
+    return ev.param(arg) if arg in ev.etype.kinds else None
 
 
 # Falco's execve/execveat exit event has the new image's exe flags as `flags` (rules
@@ -527,6 +538,17 @@ def _caps(value):
 
 
 FIELDS: dict[str, FieldDef] = {f.name: f for f in FIELDS_LIST}
+
+
+# Fields whose value can be a list (every ancestor, either end of a socket, all fds,
+# a raw argv): a check on them holds when it holds for any item.
+_LIST_VALUED = {"fd.ip", "fd.port", "fd.net", "fd.types", "evt.rawarg"}
+_LIST_WITHOUT_ARG = {"proc.aname", "proc.apid", "proc.aexe", "proc.aexepath"}
+
+
+def may_be_list(field: FieldDef, arg) -> bool:
+    return field.type == LIST or field.name in _LIST_VALUED or (
+        arg is None and field.name in _LIST_WITHOUT_ARG)
 
 
 def lookup(name: str) -> tuple[FieldDef, str | None] | None:

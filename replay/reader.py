@@ -256,24 +256,29 @@ class Capture:
             raise _Damage(at, f"chunk malformed ({e})", None) from None
         return groups, order
 
+    def rows(self, since: int | None = None, until: int | None = None):
+        """(group, index) of every event in time order: what Event views, without
+        making one (replay passes over most events without reading them)."""
+        for groups, order in self.chunks(since, until):
+            counters = {t: iter(range(g.n)).__next__ for t, g in groups.items()}
+            bounded = since is not None or until is not None
+            for t in order:
+                g = groups.get(t)
+                if g is None:
+                    continue
+                i = counters[t]()
+                if bounded:
+                    ts = g.cols["ts"][i]
+                    if (since is not None and ts < since) or (until is not None and ts > until):
+                        continue
+                yield g, i
+
     def events(self, since: int | None = None, until: int | None = None, types=None):
         """Every event in time order; `types` is a set of event names to keep."""
-        for groups, order in self.chunks(since, until):
-            cursors = dict.fromkeys(groups, 0)
-            for t in order:
-                if t not in groups:
-                    continue
-                i = cursors[t]
-                cursors[t] = i + 1
-                g = groups[t]
-                if types is not None and g.etype.name not in types:
-                    continue
-                ev = Event(g, i)
-                if since is not None and ev.ts < since:
-                    continue
-                if until is not None and ev.ts > until:
-                    continue
-                yield ev
+        for g, i in self.rows(since, until):
+            if types is not None and g.etype.name not in types:
+                continue
+            yield Event(g, i)
 
     @property
     def stats(self) -> dict:

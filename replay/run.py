@@ -5,12 +5,15 @@ import heapq
 import time
 
 from scapula.errors import InputError, UsageError
-from scapula.replay.condition import CompileError, compile_condition
+from scapula.replay.codegen import compile_predicate
+from scapula.replay.condition import CompileError
 from scapula.replay.engine import Engine
 from scapula.replay.fields import Context
 from scapula.replay.filter import FilterSyntaxError, parse
+from scapula.replay.event import Event
 from scapula.replay.reader import Capture
 from scapula.replay.state import State
+from scapula.schemas import syscalls
 
 
 @dataclass
@@ -27,20 +30,107 @@ def event_filter(expr: str | None):
     if not expr:
         return None
     try:
-        return compile_condition(parse(expr, max_depth=1000))
+        return compile_predicate(parse(expr, max_depth=1000))
     except FilterSyntaxError as e:
         raise UsageError(f"--filter: {e}") from None
     except CompileError as e:
         raise UsageError(f"--filter: {e.message}") from None
 
 
-class _Source:
-    """One capture being replayed: its events and its own state."""
+# What replay does with an event of a type: pass over it when the state already knows
+# its process (no rule can match it and the state does not follow it), take it into
+# the state only, or also judge it.
+QUIET, STATE, JUDGE = 0, 1, 2
 
-    def __init__(self, path: str, since, until, types):
+
+class _Source:
+    """One capture being replayed: its own state, and per event type (by this file's
+    type ids) what to do with its events."""
+
+    def __init__(self, path: str, plan):
         self.cap = Capture(path)
         self.state = State(self.cap.processes, self.cap.fds)
-        self.events = self.cap.events(since=since, until=until, types=types)
+        self.plan = plan
+        self.plans: dict = {}       # type id -> plan, or a dict syscall nr -> plan
+
+    def prepare(self, g) -> tuple:
+        """What the walk needs of a chunk's group: the plan of each row, the times,
+        and a counter of the rows taken."""
+        etype = g.etype
+        how = self.plans.get(etype.id)
+        if how is None:
+            how = self.plans[etype.id] = {} if etype.category == "generic" else \
+                self.plan(etype.name)
+        if how.__class__ is dict:
+            hows = [how[nr] if nr in how else how.setdefault(nr, self.plan(syscalls.name(nr)))
+                    for nr in g.params["nr"]]
+        else:
+            hows = [how] * g.n
+        return g, hows, g.cols["ts"], iter(range(g.n)).__next__
+
+    def rows(self, since, until, k: int = 0):
+        """(ts, k, this source, group, index, plan) of every event in time order, QUIET
+        rows included; `k` orders sources whose events share a time."""
+        for groups, order in self.cap.chunks(since, until):
+            prepared = {t: self.prepare(g) for t, g in groups.items()}
+            for t in order:
+                p = prepared.get(t)
+                if p is None:
+                    continue
+                g, hows, tss, nxt = p
+                i = nxt()
+                ts = tss[i]
+                if (since is not None and ts < since) or (until is not None and ts > until):
+                    continue
+                yield ts, k, self, g, i, hows[i]
+
+
+def _planner(engine: Engine | None, keep):
+    wanted = engine.types() if engine is not None else set()
+
+    def plan(name):
+        if keep is not None or wanted is None or name in wanted:
+            return JUDGE if (engine is not None or keep is not None) else STATE
+        return STATE if State.follows(name) else QUIET
+    return plan
+
+
+class _Replay:
+    def __init__(self, engine, on_alert, keep, stats):
+        self.engine, self.on_alert, self.keep, self.stats = engine, on_alert, keep, stats
+
+    def take(self, src: _Source, g, i: int, num: int, how: int) -> None:
+        """An event the state follows, or that may be judged."""
+        ev = Event(g, i)
+        src.state.update(ev)
+        if how != JUDGE:
+            return
+        ctx = Context(ev, src.state, src.cap.header, num)
+        keep = self.keep
+        if keep is not None and not keep(ctx):
+            return
+        self.stats.judged += 1
+        if self.engine is not None:
+            for alert in self.engine.judge(ctx):
+                alerts = self.stats.alerts
+                alerts[alert.rule] = alerts.get(alert.rule, 0) + 1
+                self.on_alert(alert, ctx)
+
+    def events(self, sources: list, since, until, progress) -> int:
+        """Every row of the captures, merged in time order; the quiet ones only
+        counted (most rows are quiet)."""
+        streams = [s.rows(since, until, k) for k, s in enumerate(sources)]
+        num = 0
+        for ts, _k, src, g, i, how in streams[0] if len(streams) == 1 else heapq.merge(*streams):
+            num += 1
+            if progress is not None and num % 100_000 == 0:
+                progress(num, ts)
+            if how == QUIET:
+                cols = g.cols
+                if src.state.knows(cols["pid"][i], cols["tid"][i], cols["comm"][i]):
+                    continue
+            self.take(src, g, i, num, how)
+        return num
 
 
 def replay(paths: list[str], engine: Engine | None, on_alert, *, since=None, until=None,
@@ -49,27 +139,14 @@ def replay(paths: list[str], engine: Engine | None, on_alert, *, since=None, unt
     `on_alert(alert)` for each alert. `keep(ctx)` (from --filter) selects the events
     that are judged; every event still updates the state."""
     stats = ReplayStats()
-    sources = [_Source(p, since, until, None) for p in paths]
+    plan = _planner(engine, keep)
+    sources = [_Source(p, plan) for p in paths]
+    run = _Replay(engine, on_alert, keep, stats)
     started = time.perf_counter()
     try:
-        streams = [((ev.ts, i, ev) for ev in s.events) for i, s in enumerate(sources)]
-        merged = heapq.merge(*streams) if len(streams) > 1 else streams[0]
-        num = 0
-        for _ts, i, ev in merged:
-            src = sources[i]
-            num += 1
-            src.state.update(ev)
-            ctx = Context(ev, src.state, src.cap.header, num)
-            if keep is not None and not keep(ctx):
-                continue
-            stats.judged += 1
-            if engine is not None:
-                for alert in engine.judge(ctx):
-                    stats.alerts[alert.rule] = stats.alerts.get(alert.rule, 0) + 1
-                    on_alert(alert, ctx)
-            if progress is not None and num % 100_000 == 0:
-                progress(num, ev.ts)
-        stats.events = num
+        stats.events = run.events(sources, since, until, progress)
+        if keep is None:
+            stats.judged = stats.events   # without --filter every event is judged (most by no rule)
     finally:
         for s in sources:
             stats.warnings += [f"{s.cap.path}: {w}" for w in s.cap.warnings]

@@ -122,6 +122,19 @@ class State:
         return self.procs.get(proc.sid) if proc is not None and proc.sid else None
 
     # --- updates -------------------------------------------------------------------
+    @staticmethod
+    def follows(name: str | None) -> bool:
+        """Events of this type change the tables (beyond naming their process)."""
+        return name in _HANDLERS
+
+    def knows(self, pid: int, tid: int, comm: bytes) -> bool:
+        """The tables already have the process, its thread and its name as an event
+        has them: an event of a type the state does not follow would change nothing,
+        and replay need not look at it. (Removals waiting for the next event wait a
+        little longer; no event looks at the tables in between.)"""
+        proc = self.procs.get(pid)
+        return proc is not None and proc.comm == comm and tid in proc.threads
+
     def update(self, ev) -> None:
         """Take one event (in time order) into the tables."""
         if self._later:

@@ -98,6 +98,15 @@ class EventType:
         """Parameter name -> kind: readers look kinds up per parameter read."""
         return {p.name: p.kind for p in self.params}
 
+    @cached_property
+    def by_name(self) -> dict[str, Param]:
+        return {p.name: p for p in self.params}
+
+    @cached_property
+    def recorded(self) -> tuple[Param, ...]:
+        """The parameters the kernel side gives (not derived), in order."""
+        return tuple(p for p in self.params if not p.derived)
+
     @property
     def kernel_format(self) -> str:
         return HEADER_FORMAT + "".join(SCALAR_KINDS[p.kind] for p in self.scalars)

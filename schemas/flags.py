@@ -1,5 +1,6 @@
 """Symbolic names for the flag and mode words that syscalls take (x86_64 Linux values)."""
 import errno as _errno
+import functools
 import signal as _signal
 import stat as _stat
 
@@ -335,6 +336,7 @@ def flag_names(table: str, value: int) -> list[str]:
     return names
 
 
+@functools.lru_cache(maxsize=8192)   # rules and printing render the same few values again
 def flags_text(table: str, value: int) -> str:
     if table == "caps" and value & ALL_CAPS == ALL_CAPS:
         return "ALL" + (f"|{value & ~ALL_CAPS:#x}" if value & ~ALL_CAPS else "")

@@ -68,10 +68,10 @@ def _may(node) -> tuple[EventTypes, EventTypes]:
         true, false = _may(node.child)
         return false, true
     if kind is ast.BinaryCheck:
-        exact = _evt_type_check(node)
+        exact = evt_type_check(node)
         if exact is not None:
             return exact, ~exact
-        constant = _evt_num_constant(node)
+        constant = evt_num_constant(node)
         if constant is not None:
             return (ALL, NONE) if constant else (NONE, ALL)
     if kind is ast.UnaryCheck and _is_evt_type(node.left):
@@ -85,7 +85,7 @@ def _is_evt_type(operand) -> bool:
     return type(operand) is ast.Field and operand.name == "evt.type" and operand.arg is None
 
 
-def _evt_type_check(node: ast.BinaryCheck) -> EventTypes | None:
+def evt_type_check(node: ast.BinaryCheck) -> EventTypes | None:
     left, right = node.left, node.right
     if not _is_evt_type(left):
         return None
@@ -98,7 +98,7 @@ def _evt_type_check(node: ast.BinaryCheck) -> EventTypes | None:
     return None
 
 
-def _evt_num_constant(node: ast.BinaryCheck) -> bool | None:
+def evt_num_constant(node: ast.BinaryCheck) -> bool | None:
     """True or False for an `evt.num` check that is so for every event (event numbers
     start at 1: `evt.num = 0`, `< 1`, `in ()` never hold, `!= 0`, `>= 1` always do),
     None for any other check. As libsinsp, only plain decimal values count: `evt.num =

@@ -1,8 +1,10 @@
 """Conditions compiled to predicates: every operator, types, unknown values, and the
-event types a condition can match."""
+event types a condition can match. Each case runs through both compilers: the
+closures (condition.py) and the generated source the engine runs (codegen.py)."""
 import pytest
 
 from scapula.replay import fields as F
+from scapula.replay.codegen import compile_predicate
 from scapula.replay.condition import CompileError, compile_condition
 from scapula.replay.filter import parse
 
@@ -30,8 +32,12 @@ def known(name):
     return F.FieldDef(name, type_, "test", lambda ctx, arg, v=value: v), None
 
 
-def check(expr):
-    return compile_condition(parse(expr), known)(_Ctx())
+COMPILERS = pytest.mark.parametrize("compile_", [compile_condition, compile_predicate],
+                                    ids=["closures", "generated"])
+
+
+def check(expr, compile_=compile_condition):
+    return compile_(parse(expr), known)(_Ctx())
 
 
 @pytest.mark.parametrize("expr, expected", [
@@ -70,8 +76,9 @@ def check(expr):
     ('getopt(("-n", "-t", "v"), "nt:") intersects (n)', True),
     ("len(l.names) = 3", True), ('b64("aGVsbG8") = hello', True), ('b64("a") = x', False),
 ])
-def test_operators(expr, expected):
-    assert check(expr) is expected
+@COMPILERS
+def test_operators(expr, expected, compile_):
+    assert check(expr, compile_) is expected
 
 
 @pytest.mark.parametrize("expr, message", [
@@ -92,6 +99,7 @@ def test_operators(expr, expected):
     ("toupper(s.name)[1] = X", "transformer 'toupper' does not support field arguments"),
     ("s.name = val(n.port)", "cannot compare a CHARBUF field with a PORT one"),
 ])
-def test_compile_errors(expr, message):
+@COMPILERS
+def test_compile_errors(expr, message, compile_):
     with pytest.raises(CompileError, match=message):
-        compile_condition(parse(expr), known)
+        compile_(parse(expr), known)

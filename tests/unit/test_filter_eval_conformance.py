@@ -23,6 +23,7 @@ import json
 import pytest
 
 from scapula.replay import fields as F
+from scapula.replay.codegen import compile_predicate
 from scapula.replay.condition import CompileError, compile_condition
 from scapula.replay.filter import FilterSyntaxError, ast, parse
 from scapula.replay.rules.analysis import EventTypes, event_types, uses
@@ -134,8 +135,17 @@ def compile_problems(case: dict) -> list[str]:
     return []
 
 
+def evaluate(node, known) -> bool:
+    """The closures' answer, which the generated source (what the engine runs) must
+    give too."""
+    got = compile_condition(node, known)(_Ctx())
+    generated = compile_predicate(node, known)(_Ctx())
+    assert generated is got, f"generated source says {generated}, closures {got}"
+    return got
+
+
 def run_mock_problems(case: dict) -> list[str]:
-    got = compile_condition(parse(case["expr"]), mock_lookup)(_Ctx())
+    got = evaluate(parse(case["expr"]), mock_lookup)
     return [] if got is case["expected"] else [f"evaluates to {got}"]
 
 
@@ -175,7 +185,7 @@ def eval_problems(case: dict) -> list[str]:
     else:
         raise NotRunnable(EVENT)
     try:
-        got = compile_condition(node, known)(_Ctx())
+        got = evaluate(node, known)
     except CompileError as e:
         return [f"does not compile: {e.message}"]
     return [] if got is case["expected"] else [f"evaluates to {got}"]
