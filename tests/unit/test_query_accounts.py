@@ -59,3 +59,14 @@ def test_replay_names_users_as_the_capture_does(tmp_path):
     r = scapula("query", cap, "-r", rules, "SELECT DISTINCT output_fields->>'user.name' AS u "
                 "FROM alerts", "--json")
     assert json.loads(r.stdout) == [{"u": "toor"}]
+
+
+def test_a_database_from_before_the_user_columns_is_a_usage_error(tmp_path):
+    import pytest
+    from scapula.errors import UsageError
+    db = str(tmp_path / "old.duckdb")
+    con = loader.connect(db)
+    con.execute('ALTER TABLE processes DROP COLUMN loginuser').fetchall()
+    con.close()
+    with pytest.raises(UsageError, match="processes table lacks loginuser: made by another"):
+        loader.connect(db)
