@@ -8,6 +8,7 @@ import sys
 import time
 
 from scapula import __version__
+from scapula.capture.accounts import host_accounts
 from scapula.capture.decoder import PID, TYPE, row_columns
 from scapula.capture.probe import Probe
 from scapula.console import warn
@@ -218,7 +219,8 @@ class Recorder:
         from scapula.replay.live import LiveJudge
         from scapula.replay.replay_command import alert_line
         to_stderr = self.opt.output == "-"
-        header = {"host": socket.gethostname()}
+        users, groups = host_accounts()
+        header = {"host": socket.gethostname(), "users": users, "groups": groups}
         self.summary.alerts = 0
 
         def on_alert(alert):
@@ -227,6 +229,8 @@ class Recorder:
 
     def _header(self, probe: Probe, start_ns: int) -> dict:
         opt = self.opt
+        # read again for every rotated file: users added meanwhile get their names
+        users, groups = host_accounts()
         return {
             "host": socket.gethostname(),
             "kernel": platform.release(),
@@ -236,6 +240,8 @@ class Recorder:
             "tool": f"scapula {__version__}",
             "start_ns": start_ns,
             "absent_params": absent_params(probe.program.offsets),
+            "users": users,
+            "groups": groups,
             "config": {
                 "syscalls": list(opt.syscalls),
                 "buffer_size": opt.buffer_size,

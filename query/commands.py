@@ -2,6 +2,7 @@
 import code
 import os
 import shutil
+import sys
 import tempfile
 
 import click
@@ -10,7 +11,7 @@ import pyarrow as pa
 
 from scapula.console import clean_errors, warn
 from scapula.errors import UsageError
-from scapula.query import loader
+from scapula.query import alerts, loader
 from scapula.query.output import output_options, render
 
 # --view NAME: the SQL it runs; {pid} marks where --pid goes (NULL without it).
@@ -50,12 +51,49 @@ def parse_params(pairs) -> dict:
     return params
 
 
-def open_db(files, db: str | None):
+def rules_options(fn):
+    """--rules FILE (repeatable) and --default-rules: replay the captures into `alerts`."""
+    fn = click.option("--default-rules", is_flag=True,
+                      help="Judge with scapula's own rules (with --rules: them first).")(fn)
+    fn = click.option("-r", "--rules", "rule_files", multiple=True,
+                      type=click.Path(dir_okay=False),
+                      help="Replay the captures through this rules file (repeat; loaded "
+                           "in order) into the alerts table.")(fn)
+    return fn
+
+
+def compile_rules(rule_files, default_rules: bool):
+    """The rules asked for, compiled before any capture loads (a bad file fails fast)."""
+    from scapula.replay.replay_command import default_rules_path
+    paths = ([default_rules_path()] if default_rules else []) + list(rule_files)
+    return alerts.compile_rules(paths) if paths else None
+
+
+def open_db(files, db: str | None, rules=None):
+    """The database with `files` loaded; with `rules`, those captures (all in the
+    database when no file is named) judged into `alerts`."""
     if not files and not db:
         raise UsageError("no capture files (and no --db) to query")
     con = loader.connect(db)
-    loader.load(con, files, warn)
+    try:
+        ids = loader.load(con, files, warn)
+        if rules is not None:
+            if not files:
+                ids = [r[0] for r in con.execute("SELECT capture FROM captures").fetchall()]
+            tty = sys.stderr.isatty()
+            alerts.judge(con, ids, rules, warn, _progress if tty else None)
+            if tty:
+                sys.stderr.write("\r\033[K")   # the progress line goes
+    except BaseException:
+        con.close()
+        raise
     return con
+
+
+def _progress(events: int, ts: int) -> None:
+    # a replay is slower than a load (tens of thousands of events a second): say where it is
+    sys.stderr.write(f"\rscapula: judging: {events:,} events ")
+    sys.stderr.flush()
 
 
 def run_sql(con, sql: str, params: dict):
@@ -80,13 +118,16 @@ def run_sql(con, sql: str, params: dict):
               "ancestors, or its rows).")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A named parameter, used in the SQL as $NAME.")
+@rules_options
 @output_options
 @clean_errors
-def query_command(args, db, view, pid, params, fmt=None):
+def query_command(args, db, view, pid, params, rule_files, default_rules, fmt=None):
     """Load capture files into DuckDB and run SQL over them.
 
     ARGS are capture files followed by one SQL statement (with --view: files only).
-    Tables: events, processes, captures, drops, snapshot_fds; views: process_tree,
+    Tables: events, processes, fds, captures, drops, snapshot_fds, users, groups, and
+    alerts and alert_runs (from --rules, kept in --db until other rules replace
+    them); views: process_tree,
     exec_timeline, file_activity, network_activity, connections, privilege_changes,
     suspicious; table macros process_ancestors(pid) and process_descendants(pid).
     """
@@ -99,7 +140,7 @@ def query_command(args, db, view, pid, params, fmt=None):
         files, sql = list(args[:-1]), args[-1]
         values = {}
     values.update(parse_params(params))
-    con = open_db(files, db)
+    con = open_db(files, db, compile_rules(rule_files, default_rules))
     try:
         render(run_sql(con, sql, values), fmt)
     finally:
@@ -113,15 +154,22 @@ def query_command(args, db, view, pid, params, fmt=None):
 @click.option("--python", "python_repl", is_flag=True,
               help="A Python prompt with the connection as `con`, even where the duckdb "
                    "command is installed.")
+@rules_options
 @clean_errors
-def shell_command(files, db, python_repl):
+def shell_command(files, db, python_repl, rule_files, default_rules):
     """Load capture files and open DuckDB's shell on them (or a Python prompt with
     the connection as `con` when the duckdb command is not installed)."""
+    rules = compile_rules(rule_files, default_rules)
     tmp = None
     if db is None:
         tmp = tempfile.mkdtemp(prefix="scapula-")
         db = os.path.join(tmp, "captures.duckdb")
-    con = open_db(files, db)
+    try:
+        con = open_db(files, db, rules)
+    except BaseException:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
     duckdb_cli = shutil.which("duckdb")
     try:
         if duckdb_cli and not python_repl:

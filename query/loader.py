@@ -7,7 +7,7 @@ import duckdb
 import pyarrow as pa
 
 from scapula.errors import InputError, UsageError
-from scapula.query import batches
+from scapula.query import accounts, batches, fds
 from scapula.query import schema as qs
 from scapula.query.processes import Lifetimes
 from scapula.replay.reader import Capture
@@ -20,10 +20,30 @@ def connect(db: str | None = None) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(db or ":memory:")
     except duckdb.Error as e:
         raise UsageError(f"{db}: cannot open the database: {e}") from None
-    for stmt in qs.ddl():
-        run(con, stmt)
+    try:
+        for stmt in qs.ddl():
+            run(con, stmt)
+    except duckdb.Error as e:   # an old file's table lacks a column to comment on
+        _check_columns(con, db)
+        con.close()
+        raise UsageError(f"{db}: cannot set up the tables: {e}") from None
+    _check_columns(con, db)
     create_views(con)
     return con
+
+
+def _check_columns(con, db) -> None:
+    """A database file from another scapula version may lack columns this one loads."""
+    have = {}
+    for table, column in con.execute("SELECT table_name, column_name FROM duckdb_columns() "
+                                      "WHERE schema_name = 'main'").fetchall():
+        have.setdefault(table, set()).add(column)
+    for table, (_desc, cols) in qs.TABLES.items():
+        missing = [c.name for c in cols if c.name not in have.get(table, ())]
+        if missing:
+            con.close()
+            raise UsageError(f"{db}: its {table} table lacks {', '.join(missing)}: made by "
+                             "another scapula version; use a new database file")
 
 
 def create_views(con) -> None:
@@ -52,6 +72,9 @@ def load_one(con, path: str, warn) -> int:
         con, "SELECT coalesce(max(capture), 0) + 1 FROM captures")[0]
     with Capture(path) as cap:
         _load_capture(con, cap, capture, st)
+        host = str(cap.header.get("host", ""))
+        accounts.load(con, cap, capture, host, _insert)
+        fds.load(con, cap, capture, host, _insert)
         for w in cap.warnings:
             warn(w)
     return capture

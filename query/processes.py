@@ -126,8 +126,8 @@ class Lifetimes:
                 "exit_signal": life.exit_signal, "core_dumped": life.core_dumped,
                 "execs": life.execs, "origin": life.origin,
             }
-            for k, v in row.items():
-                cols[k].append(v)
+            for k, col in cols.items():  # columns filled later (user names) start NULL
+                col.append(row.get(k))
         return pa.table(cols, schema=qs.arrow_schema(qs.PROCESSES))
 
     def images_table(self) -> pa.Table:

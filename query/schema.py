@@ -155,6 +155,8 @@ PROCESSES = (
     C("euid", "BIGINT", "effective user id at creation (snapshot processes only)"),
     C("gid", "BIGINT", "real group id at creation"),
     C("loginuid", "BIGINT", "audit login uid: the user who logged in (-1: never set)"),
+    C("user", "VARCHAR", "uid's name on the recording host (users.name; NULL: not known)"),
+    C("loginuser", "VARCHAR", "loginuid's name on the recording host"),
     C("sessionid", "UBIGINT", "audit session id"),
     C("sid", "BIGINT", "session id"),
     C("pgid", "BIGINT", "process group id"),
@@ -203,12 +205,90 @@ SNAPSHOT_FDS = (
     C("target", "VARCHAR", "what /proc/PID/fd/FD pointed at when recording started"),
 )
 
+FDS = (
+    C("capture", "INTEGER", "the capture file"),
+    C("host", "VARCHAR", "the recording host"),
+    C("fd_id", "UBIGINT", "this fd lifetime (unique in the database)"),
+    C("from_id", "UBIGINT", "the lifetime it was copied from: the parent's fd (fork), "
+      "the old fd (dup), the listening socket (accept)"),
+    C("proc_id", "UBIGINT", "the process lifetime holding it (processes.proc_id)"),
+    C("pid", "BIGINT", "process id"),
+    C("fd", "BIGINT", "fd number"),
+    C("type", "VARCHAR", "file, directory, ipv4, ipv6, unix, netlink, socket (family not "
+      "seen), pipe, memfd, eventfd, epoll, ..., NULL when dup copied an fd not seen opened"),
+    C("name", "VARCHAR", "the path, lip:lport->rip:rport for a socket, or what "
+      "/proc/PID/fd named it (snapshot)"),
+    C("path", "VARCHAR", "a file's or directory's absolute path"),
+    C("family", "VARCHAR", "a socket's address family (AF_INET, ...)"),
+    C("proto", "VARCHAR", "a socket's protocol: tcp, udp, raw, seqpacket"),
+    C("local_addr", "VARCHAR", "this end's address (bind, connect, accept)"),
+    C("local_port", "INTEGER", "this end's port"),
+    C("remote_addr", "VARCHAR", "the peer's address"),
+    C("remote_port", "INTEGER", "the peer's port"),
+    C("how", "VARCHAR", "what made it: the call (open, openat, socket, accept4, dup2, pipe2, "
+      "memfd_create, ...), fork (inherited), snapshot (open when recording started), or "
+      "unseen (a socket first seen in a connect or bind)"),
+    C("flags", "UBIGINT", "the making call's flags (open flags, ...)"),
+    C("cloexec", "BOOLEAN", "closed by the next exec (O_CLOEXEC and kin)"),
+    C("opened_seq", "BIGINT", "the event that made it (events.seq; NULL: snapshot)"),
+    C("opened", "TIMESTAMP_NS", "when it was made (NULL: before the recording)"),
+    C("opened_ns", "BIGINT", "the same in ns"),
+    C("closed_seq", "BIGINT", "the event that ended it (close, dup2, exec, exit)"),
+    C("closed", "TIMESTAMP_NS", "when it ended, NULL if still open at the capture's end"),
+    C("closed_ns", "BIGINT", "the same in ns"),
+    C("closed_by", "VARCHAR", "close, dup2/dup3 (replaced), exec (cloexec), exit, or unseen "
+      "(its number was reused without a close the capture saw; closed is then the reuse)"),
+)
+ALERTS = (
+    C("capture", "INTEGER", "the capture file"),
+    C("host", "VARCHAR", "the recording host"),
+    C("seq", "BIGINT", "the event that fired the rule (events.seq in this capture)"),
+    C("ts", "TIMESTAMP_NS", "the event's time"),
+    C("ts_ns", "BIGINT", "the same in ns"),
+    C("pid", "BIGINT", "process id"),
+    C("tid", "BIGINT", "thread id"),
+    C("proc_id", "UBIGINT", "the process lifetime (processes.proc_id)"),
+    C("rule", "VARCHAR", "the rule's name"),
+    C("priority", "VARCHAR", "Emergency, Alert, Critical, Error, Warning, Notice, "
+      "Informational or Debug"),
+    C("severity", "INTEGER", "the priority as a number, 0 (Emergency) to 7 (Debug)"),
+    C("tags", "VARCHAR[]", "the rule's tags"),
+    C("output", "VARCHAR", "the rule's output text, its fields filled in"),
+    C("output_fields", "JSON", "the output's fields and their values "
+      "(output_fields->>'proc.name')"),
+)
+ALERT_RUNS = (
+    C("capture", "INTEGER", "the capture file"),
+    C("host", "VARCHAR", "the recording host"),
+    C("rules", "VARCHAR[]", "the rules files its alerts come from, in load order"),
+    C("digest", "VARCHAR", "sha256 over those files' contents (same rules: no new replay)"),
+    C("events", "BIGINT", "events replayed"),
+    C("alerts", "BIGINT", "alerts raised"),
+)
+USERS = (
+    C("capture", "INTEGER", "the capture file"),
+    C("host", "VARCHAR", "the recording host"),
+    C("uid", "BIGINT", "user id"),
+    C("name", "VARCHAR", "its name in the recording host's passwd (through NSS)"),
+)
+GROUPS = (
+    C("capture", "INTEGER", "the capture file"),
+    C("host", "VARCHAR", "the recording host"),
+    C("gid", "BIGINT", "group id"),
+    C("name", "VARCHAR", "its name in the recording host's group file"),
+)
+
 TABLES = {
     "events": ("one row per recorded event", EVENTS),
     "processes": ("one row per process lifetime", PROCESSES),
     "captures": ("one row per loaded capture file", CAPTURES),
     "drops": ("one row per capture and CPU: events lost", DROPS),
     "snapshot_fds": ("the fds open when each recording started", SNAPSHOT_FDS),
+    "fds": ("one row per fd lifetime in a process", FDS),
+    "alerts": ("one row per alert raised when the capture was replayed with --rules", ALERTS),
+    "alert_runs": ("one row per capture replayed with --rules: which rules", ALERT_RUNS),
+    "users": ("the recording host's users (captures from scapula 1.2 files on)", USERS),
+    "groups": ("the recording host's groups", GROUPS),
 }
 
 

@@ -129,15 +129,30 @@ ASOF LEFT JOIN binds b ON n.capture = b.capture AND n.pid = b.pid AND n.fd = b.f
 ORDER BY n.capture, n.ts, n.seq;
 
 -- connections: one row per connection made (connect, also in progress) or accepted.
---   direction: out (connect) or in (accept).
+--   direction: out (connect) or in (accept); closed: when its fd ended (fds.closed:
+--   close, exit, ...; NULL while open at the capture's end); fd_id: that fd's lifetime.
 CREATE OR REPLACE VIEW connections AS
-SELECT capture, host, ts, pid, comm, exe,
-       CASE WHEN type = 'connect' THEN 'out' ELSE 'in' END AS direction,
-       family, proto, local_addr, local_port, remote_addr, remote_port,
-       CASE WHEN type = 'connect' THEN fd ELSE new_fd END AS fd, result, errno, proc_id
-FROM network_activity
-WHERE (type = 'connect' AND (result = 0 OR errno = 'EINPROGRESS'))
-   OR (type IN ('accept', 'accept4') AND result >= 0);
+WITH conns AS (
+    SELECT capture, host, ts, pid, comm, exe,
+           CASE WHEN type = 'connect' THEN 'out' ELSE 'in' END AS direction,
+           family, proto, local_addr, local_port, remote_addr, remote_port,
+           CASE WHEN type = 'connect' THEN fd ELSE new_fd END AS fd, result, errno,
+           proc_id, seq
+    FROM network_activity
+    WHERE (type = 'connect' AND (result = 0 OR errno = 'EINPROGRESS'))
+       OR (type IN ('accept', 'accept4') AND result >= 0)
+), lives AS (
+    SELECT capture, proc_id, fd, coalesce(opened_seq, -1) AS since, fd_id, closed,
+           closed_by
+    FROM fds
+)
+SELECT c.capture, c.host, c.ts, c.pid, c.comm, c.exe, c.direction, c.family, c.proto,
+       c.local_addr, c.local_port, c.remote_addr, c.remote_port, c.fd, c.result, c.errno,
+       c.proc_id, l.closed, l.closed_by, l.fd_id
+FROM conns c
+ASOF LEFT JOIN lives l ON c.capture = l.capture AND c.proc_id = l.proc_id AND c.fd = l.fd
+                      AND c.seq >= l.since
+ORDER BY c.capture, c.ts, c.seq;
 
 -- privilege_changes: the setuid family, capset and ptrace, with what they asked for.
 CREATE OR REPLACE VIEW privilege_changes AS

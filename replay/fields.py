@@ -167,22 +167,37 @@ def _flag(bit):
 
 # --- user and group ------------------------------------------------------------------
 
-def _user_name(uid):
+def _user_name(ctx, uid):
+    """A uid's name on the recording host (the capture's HEADER `users`); a capture
+    from before 1.2 has none, and then this host's passwd answers."""
     if uid is None:
         return None
+    names = ctx.header.get("users")
+    if names is not None:
+        return names.get(uid)
     try:
         return pwd.getpwuid(uid).pw_name
     except (KeyError, OverflowError):
         return None
 
 
-def _group_name(gid):
+def _group_name(ctx, gid):
     if gid is None:
         return None
+    names = ctx.header.get("groups")
+    if names is not None:
+        return names.get(gid)
     try:
         return grp.getgrgid(gid).gr_name
     except (KeyError, OverflowError):
         return None
+
+
+def _loginname(ctx):
+    p = ctx.proc
+    if p is None or p.loginuid is None or p.loginuid < 0:
+        return None
+    return _user_name(ctx, p.loginuid)
 
 
 # --- fds -----------------------------------------------------------------------------
@@ -456,15 +471,17 @@ FIELDS_LIST = [
       _proc(lambda p: _caps(p.cap_permitted))),
     # user, group
     F("user.uid", UINT32, "user id (the event's)", lambda c, a: c.ev.uid),
-    F("user.name", CHARBUF, "user name, from the replaying host's passwd",
-      lambda c, a: _user_name(c.ev.uid)),
+    F("user.name", CHARBUF, "user name, from the recording host's passwd (the capture's "
+      "users map; the replaying host's passwd for captures without one)",
+      lambda c, a: _user_name(c, c.ev.uid)),
     F("user.loginuid", INT64, "audit login uid, -1 when never set",
       _proc(lambda p: p.loginuid)),
-    F("user.loginname", CHARBUF, "the login uid's name", _proc(lambda p: _user_name(
-      p.loginuid) if p.loginuid is not None and p.loginuid >= 0 else None)),
+    F("user.loginname", CHARBUF, "the login uid's name, looked up as user.name is",
+      lambda c, a: _loginname(c)),
     F("group.gid", UINT32, "group id", lambda c, a: c.ev.gid),
-    F("group.name", CHARBUF, "group name, from the replaying host's group file",
-      lambda c, a: _group_name(c.ev.gid)),
+    F("group.name", CHARBUF, "group name, from the recording host's group file (the "
+      "capture's groups map; the replaying host's for captures without one)",
+      lambda c, a: _group_name(c, c.ev.gid)),
     # fd
     F("fd.num", INT64, "fd number", lambda c, a: fd_number(c.ev)),
     F("fd.name", CHARBUF, "path, or lip:lport->rip:rport for a socket",

@@ -6,7 +6,7 @@ import zlib
 
 FILE_MAGIC = b"SCAPULA\0"
 FORMAT_MAJOR = 1   # a reader refuses files of any other major version
-FORMAT_MINOR = 1   # additions a version-1 reader may ignore
+FORMAT_MINOR = 2   # additions a version-1 reader may ignore (1.2: HEADER users, groups)
 PREAMBLE = struct.Struct("<8sHHI")  # magic, major, minor, flags (reserved, 0)
 
 SYNC = b"\xa5SCB"

@@ -63,3 +63,26 @@ def test_rawarg_takes_its_parameters_type():
     assert lookup("evt.rawarg.res")[0].type == INT64
     assert lookup("evt.rawarg.fd")[0].type == INT64
     assert lookup("evt.rawarg.name")[0].type == CHARBUF
+
+
+class _Ev:
+    name, pid, tid, uid, gid = "getpid", 100, 100, 0, 0
+
+
+def test_user_and_group_names_come_from_the_recording_host():
+    """The capture's HEADER names uid 0 differently from this host: the header wins;
+    a header without maps falls back to this host's passwd and group files."""
+    from scapula.replay.fields import Context
+    from scapula.replay.state import State
+    state = State([{"pid": 100, "ppid": 1, "comm": b"x", "loginuid": 0}])
+    header = {"users": {0: "toor"}, "groups": {0: "wheel"}}
+    values = {f: lookup(f)[0].extract(Context(_Ev(), state, header), None)
+              for f in ("user.name", "user.loginname", "group.name")}
+    assert values == {"user.name": "toor", "user.loginname": "toor", "group.name": "wheel"}
+    # an id the recording host did not know has no name, not this host's
+    ev = _Ev()
+    ev.uid = ev.gid = 4242
+    assert lookup("user.name")[0].extract(Context(ev, state, header), None) is None
+    local = Context(_Ev(), state, {})
+    assert lookup("user.name")[0].extract(local, None) == "root"
+    assert lookup("group.name")[0].extract(local, None) == "root"

@@ -1,0 +1,105 @@
+"""The `fds` table without a kernel: fd lifetimes from a synthetic capture's snapshot and
+events (open, dup2, pipe2, fork, exec, exit, socket, connect, accept, close)."""
+import pytest
+
+from scapula.query import loader
+from tests.unit.test_query import ev, rows, write
+
+O_CLOEXEC = 0o2000000
+INET_80 = b"\x02\x00\x00\x50\x7f\x00\x00\x01" + bytes(8)        # 127.0.0.1:80
+INET_40000 = b"\x02\x00\x9c\x40\x7f\x00\x00\x01" + bytes(8)     # 127.0.0.1:40000
+
+
+def workload():
+    """sh (100, fd 0 from the snapshot) opens a log, dup2s it over fd 1, makes a
+    close-on-exec pipe, forks 200, which execs (the pipe goes) and exits; then sh
+    connects out on a socket and closes it, and accepts a connection on another."""
+    return [
+        ev("openat", 100, 100, res=3, dirfd=-100, name=b"log", flags=0o1101,
+           name_abs=b"/root/log"),
+        ev("dup2", 110, 100, res=1, oldfd=3, newfd=1),
+        ev("close", 120, 100, res=0, fd=3),
+        ev("pipe2", 130, 100, res=0, fd1=5, fd2=6, flags=O_CLOEXEC),
+        ev("procfork", 1000, 100, child_pid=200, child_tid=200, exe=b"/bin/sh", cwd=b"/root"),
+        ev("procexec", 1100, 200, comm=b"cat", filename=b"cat", argv=[b"cat"],
+           exe=b"/usr/bin/cat", cwd=b"/root"),
+        ev("procexit", 1300, 200, comm=b"cat", status=0),
+        ev("socket", 1400, 100, res=4, domain=2, socktype=1 | O_CLOEXEC, protocol=0),
+        ev("connect", 1410, 100, fd=4, addr=INET_80, local=INET_40000),
+        ev("close", 1420, 100, res=0, fd=4),
+        ev("close", 1430, 100, res=-9, fd=77),
+        ev("accept4", 1500, 100, res=7, fd=8, addr=INET_40000, local=INET_80),
+    ]
+
+
+@pytest.fixture
+def con(tmp_path):
+    c = loader.connect()
+    loader.load(c, [write(tmp_path / "f.scapula", workload())])
+    yield c
+    c.close()
+
+
+def lives(con, where="TRUE"):
+    return rows(con, f"SELECT pid, fd, type, name, how, cloexec, opened_ns, closed_ns, "
+                     f"closed_by FROM fds WHERE {where} ORDER BY fd_id")
+
+
+def test_open_dup2_close_and_the_snapshot(con):
+    assert lives(con, "pid = 100 AND fd IN (0, 1, 3)") == [
+        (100, 0, "file", "/dev/pts/0", "snapshot", None, None, None, None),
+        (100, 3, "file", "/root/log", "openat", False, 100, 120, "close"),
+        (100, 1, "file", "/root/log", "dup2", False, 110, None, None),
+    ]
+    (flags,) = rows(con, "SELECT flags FROM fds WHERE how = 'openat'")
+    assert flags == (0o1101,)
+
+
+def test_fork_copies_the_table_exec_closes_cloexec_exit_closes_the_rest(con):
+    assert lives(con, "pid = 200") == [
+        (200, 0, "file", "/dev/pts/0", "fork", None, 1000, 1300, "exit"),
+        (200, 1, "file", "/root/log", "fork", False, 1000, 1300, "exit"),
+        (200, 5, "pipe", "pipe", "fork", True, 1000, 1100, "exec"),
+        (200, 6, "pipe", "pipe", "fork", True, 1000, 1100, "exec"),
+    ]
+    # each copy names the parent's fd it came from
+    got = rows(con, "SELECT c.fd, p.pid, p.fd FROM fds c JOIN fds p ON p.fd_id = c.from_id "
+                    "WHERE c.how = 'fork' ORDER BY c.fd")
+    assert got == [(0, 100, 0), (1, 100, 1), (5, 100, 5), (6, 100, 6)]
+    # the parent's own pipe is still open at the end
+    assert lives(con, "pid = 100 AND type = 'pipe'") == [
+        (100, 5, "pipe", "pipe", "pipe2", True, 130, None, None),
+        (100, 6, "pipe", "pipe", "pipe2", True, 130, None, None),
+    ]
+
+
+def test_sockets_get_their_ends_and_connections_their_close(con):
+    got = rows(con, "SELECT fd, type, proto, name, how, closed_ns FROM fds "
+                    "WHERE family = 'AF_INET' ORDER BY fd_id")
+    assert got == [
+        (4, "ipv4", "tcp", "127.0.0.1:40000->127.0.0.1:80", "socket", 1420),
+        (7, "ipv4", None, "127.0.0.1:80->127.0.0.1:40000", "accept4", None),
+    ]
+    got = rows(con, "SELECT direction, fd, remote_port, closed_by, "
+                    "epoch_ns(closed) FROM connections ORDER BY ts")
+    assert got == [("out", 4, 80, "close", 1420), ("in", 7, 40000, None, None)]
+
+
+def test_a_failed_close_ends_nothing_and_a_reload_replaces_the_rows(con, tmp_path):
+    assert rows(con, "SELECT count(*) FROM fds WHERE fd = 77") == [(0,)]
+    n = rows(con, "SELECT count(*) FROM fds")[0][0]
+    path = tmp_path / "f.scapula"
+    write(path, workload()[:3])
+    import os
+    os.utime(path, ns=(1, 1))
+    loader.load(con, [path])
+    assert rows(con, "SELECT count(*) FROM fds")[0][0] < n
+
+
+def test_a_number_reused_without_a_close_ends_the_old_fd_there(tmp_path):
+    con = loader.connect()
+    loader.load(con, [write(tmp_path / "r.scapula", [
+        ev("openat", 100, 100, res=3, dirfd=-100, name=b"a", name_abs=b"/a"),
+        ev("openat", 200, 100, res=3, dirfd=-100, name=b"b", name_abs=b"/b")])])
+    assert rows(con, "SELECT name, opened_ns, closed_ns, closed_by FROM fds WHERE fd = 3 "
+                     "ORDER BY fd_id") == [("/a", 100, 200, "unseen"), ("/b", 200, None, None)]
