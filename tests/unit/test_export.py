@@ -11,6 +11,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from scapula.query import export_sql
+from scapula.query import schema as qs
 from tests.conftest import scapula
 from tests.unit.test_query import ev, workload, write
 
@@ -99,8 +100,7 @@ def test_csv_and_jsonl_round_trip(captures, tmp_path):
     for fmt in ("csv", "jsonl"):
         export("--db", db, "--out", tmp_path / fmt, "--format", fmt)
     con = db_con(db)
-    counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-              for t in ("events", "processes", "captures", "drops", "snapshot_fds")}
+    counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in qs.TABLES}
     for fmt in ("csv", "jsonl"):
         out = tmp_path / fmt
         assert sorted(p.name for p in out.iterdir()) == sorted(
