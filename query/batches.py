@@ -1,6 +1,11 @@
 """A capture's chunks as Arrow record batches, column by column: packed integer columns
-are wrapped without copying, only variable-length values are touched one by one."""
+are wrapped without copying, only variable-length values are touched one by one.
+
+Rows of one event type are gathered over several chunks before their batch is built,
+so the per-batch costs (a null column per absent field, DuckDB's per-batch work on
+every column) are paid per thousands of rows, not per few hundred."""
 from array import array
+from itertools import chain
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -67,8 +72,34 @@ class Endpoints:
         return got
 
 
+def nulls(n: int, typ: pa.DataType) -> pa.Array:
+    """n nulls of `typ`: a slice of one cached array per type, not a new allocation."""
+    have = _NULLS.get(typ)
+    if have is None or len(have) < n:
+        have = _NULLS[typ] = pa.nulls(max(n, 2 * len(have or ())), typ)
+    return have.slice(0, n)
+
+
+_NULLS: dict = {}
+
+
+def _lookup(values, n: int, fn, typ: pa.DataType) -> pa.Array:
+    """fn(value) for a column of few distinct values: called once per distinct value."""
+    if isinstance(values, pa.Array):
+        arr = values
+    elif isinstance(values, array):
+        arr = column(values, n, _ARRAY_TYPES.get(values.typecode, pa.int64()))
+    else:
+        arr = pa.array(values)
+    if pa.types.is_null(arr.type):
+        return pa.array([fn(None)] * n, typ) if n else nulls(0, typ)
+    uniq = pc.unique(arr)
+    mapped = pa.array([fn(v) for v in uniq.to_pylist()], typ)
+    return pc.take(mapped, pc.index_in(arr, uniq))
+
+
 def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
-    """One event type's rows of one chunk, in the stage table's layout."""
+    """One event type's rows (of one chunk, or gathered), in the stage table's layout."""
     n, cols, params, etype = g.n, g.cols, g.params, g.etype
     res = column(cols["res"], n, pa.int64())
     ts = column(cols["ts"], n, pa.uint64()).cast(pa.int64())
@@ -79,7 +110,7 @@ def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
         "ppid": column(cols["ppid"], n, pa.int64()), "uid": column(cols["uid"], n, pa.int64()),
         "gid": column(cols["gid"], n, pa.int64()), "comm": text_column(cols["comm"]),
         "cgroup": column(cols["cgroup"], n, pa.uint64()), "result": res,
-        "type_id": column(array("H", [etype.id]) * n, n, pa.uint16()),
+        "type_id": pa.repeat(pa.scalar(etype.id, pa.uint16()), n),
     }
     fam = qs.family_params(etype)
     for col in ("fd", "path", "path_raw", "path2", "path2_raw", "flags", "mode"):
@@ -91,10 +122,10 @@ def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
     _endpoint_columns(out, fam, params, n, endpoints)
     if "family" not in out and "domain" in params:
         names = VALUE_TABLES["domain"]
-        out["family"] = pa.array([names.get(v, str(v)) for v in params["domain"]], pa.string())
+        out["family"] = _lookup(params["domain"], n, lambda v: names.get(v, str(v)),
+                                pa.string())
     out["args"] = _args(etype, params, n)
-    arrays = [out.get(f.name) if f.name in out else pa.nulls(n, f.type)
-              for f in qs.STAGE_ARROW]
+    arrays = [out[f.name] if f.name in out else nulls(n, f.type) for f in qs.STAGE_ARROW]
     return pa.RecordBatch.from_arrays(arrays, schema=qs.STAGE_ARROW)
 
 
@@ -103,39 +134,118 @@ def _endpoint_columns(out, fam, params, n, endpoints) -> None:
         name = fam.get(end)
         if name is None or name not in params:
             continue
-        decoded = [endpoints(raw) for raw in params[name]]
-        out[f"{end}_addr"] = pa.array([d[1] for d in decoded], pa.string())
-        out[f"{end}_port"] = pa.array([d[2] for d in decoded], pa.int32())
+        raw = pa.array(params[name], pa.binary())
+        for i, col in ((1, f"{end}_addr"), (2, f"{end}_port")):
+            typ = qs.STAGE_ARROW.field(col).type
+            out[col] = _lookup(raw, n, lambda v, i=i: endpoints(v)[i], typ)
         if "family" not in out or out["family"].null_count:
-            fams = pa.array([d[0] for d in decoded], pa.string())
+            fams = _lookup(raw, n, lambda v: endpoints(v)[0], pa.string())
             out["family"] = fams if "family" not in out else pc.coalesce(out["family"], fams)
 
 
 def _args(etype, params, n) -> pa.StructArray:
     fields = {}
-    for p in qs.args_params(etype):
-        key = qs.arg_key(p)
-        if key is None or p.name not in params:
+    for p, key in _args_keys(etype):
+        if p.name not in params:
             continue
-        typ = qs.ARGS_ARROW.field(key).type
         values = params[p.name]
         if p.kind == "sockaddr":
-            values = [None if v is None else sockaddr.text(v) for v in values]
-            fields[key] = pa.array(values, pa.string())
+            fields[key] = _lookup(values, n, lambda v: None if v is None else sockaddr.text(v),
+                                  pa.string())
         else:
-            fields[key] = column(values, n, typ)
-    arrays = [fields.get(f.name) if f.name in fields else pa.nulls(n, f.type)
-              for f in qs.ARGS_ARROW]
+            fields[key] = column(values, n, qs.ARGS_ARROW.field(key).type)
+    arrays = [fields[f.name] if f.name in fields else nulls(n, f.type) for f in qs.ARGS_ARROW]
     return pa.StructArray.from_arrays(arrays, fields=list(qs.ARGS_ARROW))
 
 
-def chunk_batches(groups: dict, order, base: int, endpoints: Endpoints):
-    """The record batches of one chunk (one per event type); `base` is the seq of its
-    first event. Each row's seq is its place in the chunk's time order."""
+def _args_keys(etype) -> list:
+    """(parameter, args field) of a type's parameters that `args` holds, memoised."""
+    got = _ARGS_KEYS.get(etype.id)
+    if got is None or got[0] is not etype:
+        keys = [(p, qs.arg_key(p)) for p in qs.args_params(etype)]
+        got = _ARGS_KEYS[etype.id] = (etype, [(p, k) for p, k in keys if k is not None])
+    return got[1]
+
+
+_ARGS_KEYS: dict = {}
+
+
+class Gathered:
+    """Several chunks' groups of one event type as one (the shape of a ChunkGroup)."""
+
+    __slots__ = ("etype", "n", "cols", "params")
+
+    def __init__(self, groups: list):
+        first = groups[0]
+        self.etype = first.etype
+        self.n = sum(g.n for g in groups)
+        self.cols = _joined([g.cols for g in groups])
+        self.params = _joined([g.params for g in groups])
+
+
+def _joined(maps: list[dict]) -> dict:
+    if len(maps) == 1:
+        return maps[0]
+    out = {}
+    for name in maps[0]:
+        parts = [m.get(name) for m in maps]
+        if any(p is None for p in parts):
+            continue   # a column some chunk lacks: left out, as a single chunk would
+        kinds = {p.typecode if isinstance(p, array) else None for p in parts}
+        if len(kinds) == 1 and None not in kinds:
+            joined = array(parts[0].typecode)
+            for p in parts:
+                joined.extend(p)
+        else:
+            joined = list(chain.from_iterable(parts))
+        out[name] = joined
+    return out
+
+
+class Gatherer:
+    """Chunks in, record batches out: each event type's rows wait until `rows` rows of
+    all types are waiting (then every type's rows become one batch), which bounds the
+    memory held to about that many decoded events."""
+
+    def __init__(self, rows: int = 1 << 16):
+        self.rows = rows
+        self.endpoints = Endpoints()
+        self._waiting: dict = {}   # type id -> ([group], [seq array])
+        self._count = 0
+
+    def add(self, groups: dict, order, base: int):
+        """One chunk; `base` is the seq of its first event. Yields (group, batch) pairs
+        once enough rows wait; each group also comes out alone, by `chunk_groups`."""
+        for tid, g, seq in chunk_groups(groups, order, base):
+            got = self._waiting.setdefault(tid, ([], []))
+            got[0].append(g)
+            got[1].append(seq)
+            self._count += g.n
+        if self._count >= self.rows:
+            yield from self.flush()
+
+    def flush(self):
+        for gs, seqs in self._waiting.values():
+            merged = gs[0] if len(gs) == 1 else Gathered(gs)
+            seq = seqs[0] if len(seqs) == 1 else pa.concat_arrays(seqs)
+            yield merged, group_batch(merged, seq, self.endpoints)
+        self._waiting = {}
+        self._count = 0
+
+
+def chunk_groups(groups: dict, order, base: int):
+    """(type id, group, seq) of one chunk's groups: each row's seq is its place in the
+    chunk's time order, plus `base`."""
     order_arr = pa.Array.from_buffers(pa.uint16(), len(order), [None, pa.py_buffer(order)])
     for tid, g in groups.items():
         where = pc.indices_nonzero(pc.equal(order_arr, tid)).cast(pa.int64())
-        yield g, group_batch(g, pc.add(where, base), endpoints)
+        yield tid, g, pc.add(where, base)
+
+
+def chunk_batches(groups: dict, order, base: int, endpoints: Endpoints):
+    """The record batches of one chunk (one per event type)."""
+    for _tid, g, seq in chunk_groups(groups, order, base):
+        yield g, group_batch(g, seq, endpoints)
 
 
 def lifecycle_rows(g, seq: pa.Array) -> list[dict]:

@@ -58,19 +58,17 @@ def load_one(con, path: str, warn) -> int:
 
 
 def _load_capture(con, cap: Capture, capture: int, st) -> None:
+    """Events go straight into `events`, written once; their process lifetime and exe,
+    which need every fork and exec first, are filled in afterwards by an UPDATE of
+    those two columns (rewriting every row's 75-field `args` again cost more)."""
     host = str(cap.header.get("host", ""))
     lifecycle: list[dict] = []
-    reader = pa.RecordBatchReader.from_batches(qs.STAGE_ARROW, _batches(cap, lifecycle))
-    con.register("_batches", reader)
-    try:
-        run(con, "CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _batches")
-    finally:
-        con.unregister("_batches")
+    _insert_events(con, cap, _batches(cap, lifecycle), capture, host)
     lives = Lifetimes(capture)
     lives.snapshot(cap.processes)
     first = {row[0]: row[1:] for row in con.execute(
         "SELECT pid, min(ts_ns), arg_min(ppid, seq), arg_min(comm, seq), arg_min(uid, seq), "
-        "arg_min(gid, seq) FROM _stage GROUP BY pid").fetchall()}
+        "arg_min(gid, seq) FROM events WHERE capture = ? GROUP BY pid", [capture]).fetchall()}
     lifecycle.sort(key=lambda r: r["seq"])
     forks = {}
     for r in lifecycle:
@@ -81,58 +79,74 @@ def _load_capture(con, cap: Capture, capture: int, st) -> None:
     for r in lifecycle:
         lives.event(r)
     _insert(con, "processes", lives.table(host))
-    _join_events(con, cap, lives, capture, host)
+    _set_images(con, lives, capture)
     _small_tables(con, cap, capture, host, st)
-    run(con, "DROP TABLE _stage")
 
 
 def _batches(cap: Capture, lifecycle: list):
-    endpoints = batches.Endpoints()
+    gather = batches.Gatherer()
     base = 0
     for groups, order in cap.chunks():
-        for g, batch in batches.chunk_batches(groups, order, base, endpoints):
-            if g.etype.name in batches.LIFECYCLE:
-                lifecycle += batches.lifecycle_rows(g, batch.column("seq"))
-            yield batch
+        yield from _keep_lifecycle(gather.add(groups, order, base), lifecycle)
         base += len(order)
+    yield from _keep_lifecycle(gather.flush(), lifecycle)
 
 
-def _join_events(con, cap, lives: Lifetimes, capture: int, host: str) -> None:
-    """Stage rows to `events`: each gets its process lifetime and exe (the image it ran
-    at that moment: an as-of join on pid and time), its type's name and its errno."""
-    con.register("_images_arrow", lives.images_table())
-    run(con, "CREATE OR REPLACE TEMP TABLE _images AS SELECT * FROM _images_arrow")
-    con.unregister("_images_arrow")
+def _keep_lifecycle(pairs, lifecycle: list):
+    for g, batch in pairs:
+        if g.etype.name in batches.LIFECYCLE:
+            lifecycle += batches.lifecycle_rows(g, batch.column("seq"))
+        yield batch
+
+
+def _insert_events(con, cap, stream, capture: int, host: str) -> None:
+    """The Arrow stream into `events`, with its type's name and its errno (joins on
+    small tables); exe and proc_id come later (_set_images)."""
+    reader = pa.RecordBatchReader.from_batches(qs.STAGE_ARROW, stream)
     types = pa.table({
         "id": pa.array([e.id for e in cap.schema.values()], pa.uint16()),
         "name": [e.name for e in cap.schema.values()],
         "category": [e.category for e in cap.schema.values()],
         "returns": [e.returns for e in cap.schema.values()],
     })
-    con.register("_types", types)
     errnos = pa.table({"code": pa.array(list(range(1, 4096)), pa.int64()),
                        "name": [errno_name(-c) for c in range(1, 4096)]})
-    con.register("_errnos", errnos)
-    common = [c.name for c in qs.EVENTS]
     select = {
-        "capture": f"{capture}::INTEGER", "host": "$host", "exe": "i.exe",
-        "proc_id": "i.proc_id", "type": "t.name", "category": "t.category",
+        "capture": f"{capture}::INTEGER", "host": "$host", "exe": "NULL", "proc_id": "NULL",
+        "type": "t.name", "category": "t.category",
         "errno": "CASE WHEN t.returns AND s.result < 0 THEN x.name END",
     }
-    cols = ", ".join(select.get(c, f's."{c}"') for c in common)
+    cols = ", ".join(select.get(c.name, f's."{c.name}"') for c in qs.EVENTS)
+    names = {"_batches": reader, "_types": types, "_errnos": errnos}
+    for name, data in names.items():
+        con.register(name, data)
     try:
         run(con, f"""
             INSERT INTO events
             SELECT {cols}
-            FROM _stage s
-            ASOF LEFT JOIN _images i ON s.pid = i.pid AND s.ts_ns >= i.since_ns
+            FROM _batches s
             LEFT JOIN _types t ON t.id = s.type_id
             LEFT JOIN _errnos x ON x.code = -s.result
             """, {"host": host})
     finally:
-        con.unregister("_types")
-        con.unregister("_errnos")
-        run(con, "DROP TABLE _images")
+        for name in names:
+            con.unregister(name)
+
+
+def _set_images(con, lives: Lifetimes, capture: int) -> None:
+    """Each event's process lifetime and exe: the image its pid ran at that moment
+    (an as-of join on pid and time); events before any known image keep NULL."""
+    con.register("_images", lives.images_table())
+    try:
+        run(con, """
+            UPDATE events SET proc_id = j.proc_id, exe = j.exe
+            FROM (SELECT s.seq, i.proc_id, i.exe
+                  FROM (SELECT seq, pid, ts_ns FROM events WHERE capture = $capture) s
+                  ASOF JOIN _images i ON s.pid = i.pid AND s.ts_ns >= i.since_ns) j
+            WHERE events.capture = $capture AND events.seq = j.seq
+            """, {"capture": capture})
+    finally:
+        con.unregister("_images")
 
 
 def _small_tables(con, cap, capture: int, host: str, st) -> None:
