@@ -5,7 +5,9 @@ Rows of one event type are gathered over several chunks before their batch is bu
 so the per-batch costs (a null column per absent field, DuckDB's per-batch work on
 every column) are paid per thousands of rows, not per few hundred."""
 from array import array
+import importlib.util
 from itertools import chain
+import sys
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -13,7 +15,14 @@ import pyarrow.compute as pc
 from scapula.capture.decoder import split_argv
 from scapula.query import schema as qs
 from scapula.schemas import sockaddr
-from scapula.schemas.flags import VALUE_TABLES
+from scapula.schemas.flags import VALUE_TABLES, errno_name
+
+# pyarrow, converting Python values (a list, a scalar argument), tries to import dateutil
+# every time; where it is not installed each failed import searched sys.path, which was
+# a third of the Arrow building. A None entry makes the failure immediate; the import
+# would fail anyway.
+if importlib.util.find_spec("dateutil") is None:
+    sys.modules.setdefault("dateutil", None)
 
 _ARRAY_TYPES = {"Q": pa.uint64(), "q": pa.int64(), "I": pa.uint32(), "H": pa.uint16(),
                 "i": pa.int32(), "l": pa.int64(), "L": pa.uint64()}
@@ -98,6 +107,20 @@ def _lookup(values, n: int, fn, typ: pa.DataType) -> pa.Array:
     return pc.take(mapped, pc.index_in(arr, uniq))
 
 
+def _repeat(text: str, n: int) -> pa.Array:
+    return pa.repeat(pa.scalar(text, pa.string()), n)
+
+
+def _errnos(res: pa.Array) -> pa.Array:
+    """The error's name of each failed call (result -1 .. -4095), else null."""
+    code = pc.negate(res)
+    failed = pc.and_(pc.greater(code, 0), pc.less(code, len(_ERRNO_NAMES)))
+    return pc.take(_ERRNO_NAMES, pc.if_else(failed, code, None))
+
+
+_ERRNO_NAMES = pa.array([None] + [errno_name(-c) for c in range(1, 4096)], pa.string())
+
+
 def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
     """One event type's rows (of one chunk, or gathered), in the stage table's layout."""
     n, cols, params, etype = g.n, g.cols, g.params, g.etype
@@ -110,8 +133,10 @@ def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
         "ppid": column(cols["ppid"], n, pa.int64()), "uid": column(cols["uid"], n, pa.int64()),
         "gid": column(cols["gid"], n, pa.int64()), "comm": text_column(cols["comm"]),
         "cgroup": column(cols["cgroup"], n, pa.uint64()), "result": res,
-        "type_id": pa.repeat(pa.scalar(etype.id, pa.uint16()), n),
+        "type": _repeat(etype.name, n), "category": _repeat(etype.category, n),
     }
+    if etype.returns:
+        out["errno"] = _errnos(res)
     fam = qs.family_params(etype)
     for col in ("fd", "path", "path_raw", "path2", "path2_raw", "flags", "mode"):
         name = fam.get(col)
@@ -235,11 +260,19 @@ class Gatherer:
 
 def chunk_groups(groups: dict, order, base: int):
     """(type id, group, seq) of one chunk's groups: each row's seq is its place in the
-    chunk's time order, plus `base`."""
+    chunk's time order, plus `base`. One stable sort of the order array by type gives
+    every group's places at once, each group's in time order."""
     order_arr = pa.Array.from_buffers(pa.uint16(), len(order), [None, pa.py_buffer(order)])
-    for tid, g in groups.items():
-        where = pc.indices_nonzero(pc.equal(order_arr, tid)).cast(pa.int64())
-        yield tid, g, pc.add(where, base)
+    places = pc.add(pc.sort_indices(order_arr), pa.scalar(base, pa.uint64())).cast(pa.int64())
+    counts = {tid: g.n for tid, g in groups.items()}
+    if sum(counts.values()) != len(order):   # types the reader left out hold places too
+        vc = pc.value_counts(order_arr)
+        counts = dict(zip(vc.field(0).to_pylist(), vc.field(1).to_pylist()))
+    at = 0
+    for tid in sorted(counts):
+        if tid in groups:
+            yield tid, groups[tid], places.slice(at, counts[tid])
+        at += counts[tid]
 
 
 def chunk_batches(groups: dict, order, base: int, endpoints: Endpoints):

@@ -1,5 +1,6 @@
 """Loading captures into DuckDB: events streamed through Arrow into a stage table, then
 joined with the process lifetimes into `events`; the small tables beside them."""
+from contextlib import contextmanager
 from importlib import resources
 import os
 
@@ -11,7 +12,6 @@ from scapula.query import batches
 from scapula.query import schema as qs
 from scapula.query.processes import Lifetimes
 from scapula.replay.reader import Capture
-from scapula.schemas.flags import errno_name
 
 
 def connect(db: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -50,11 +50,24 @@ def load_one(con, path: str, warn) -> int:
             run(con, f"DELETE FROM {table} WHERE capture = ?", [found[0]])
     capture = found[0] if found else one(
         con, "SELECT coalesce(max(capture), 0) + 1 FROM captures")[0]
-    with Capture(path) as cap:
+    with Capture(path) as cap, _one_thread(con):
         _load_capture(con, cap, capture, st)
         for w in cap.warnings:
             warn(w)
     return capture
+
+
+@contextmanager
+def _one_thread(con):
+    """DuckDB on one thread while loading: the Arrow stream is read by one thread
+    anyway, and a second only added coordination (1.2M events: 3.3 CPU s to insert
+    on two threads, 1.45 on one). The user's queries get the threads back."""
+    threads = one(con, "SELECT current_setting('threads')")[0]
+    run(con, "SET threads = 1")
+    try:
+        yield
+    finally:
+        run(con, f"SET threads = {int(threads)}")
 
 
 def _load_capture(con, cap: Capture, capture: int, st) -> None:
@@ -63,7 +76,7 @@ def _load_capture(con, cap: Capture, capture: int, st) -> None:
     those two columns (rewriting every row's 75-field `args` again cost more)."""
     host = str(cap.header.get("host", ""))
     lifecycle: list[dict] = []
-    _insert_events(con, cap, _batches(cap, lifecycle), capture, host)
+    _insert_events(con, _batches(cap, lifecycle), capture, host)
     lives = Lifetimes(capture)
     lives.snapshot(cap.processes)
     first = {row[0]: row[1:] for row in con.execute(
@@ -99,38 +112,18 @@ def _keep_lifecycle(pairs, lifecycle: list):
         yield batch
 
 
-def _insert_events(con, cap, stream, capture: int, host: str) -> None:
-    """The Arrow stream into `events`, with its type's name and its errno (joins on
-    small tables); exe and proc_id come later (_set_images)."""
+def _insert_events(con, stream, capture: int, host: str) -> None:
+    """The Arrow stream into `events`, as it comes (no join: DuckDB would hold the
+    whole stream to build a join's hash table); exe and proc_id come later."""
     reader = pa.RecordBatchReader.from_batches(qs.STAGE_ARROW, stream)
-    types = pa.table({
-        "id": pa.array([e.id for e in cap.schema.values()], pa.uint16()),
-        "name": [e.name for e in cap.schema.values()],
-        "category": [e.category for e in cap.schema.values()],
-        "returns": [e.returns for e in cap.schema.values()],
-    })
-    errnos = pa.table({"code": pa.array(list(range(1, 4096)), pa.int64()),
-                       "name": [errno_name(-c) for c in range(1, 4096)]})
-    select = {
-        "capture": f"{capture}::INTEGER", "host": "$host", "exe": "NULL", "proc_id": "NULL",
-        "type": "t.name", "category": "t.category",
-        "errno": "CASE WHEN t.returns AND s.result < 0 THEN x.name END",
-    }
-    cols = ", ".join(select.get(c.name, f's."{c.name}"') for c in qs.EVENTS)
-    names = {"_batches": reader, "_types": types, "_errnos": errnos}
-    for name, data in names.items():
-        con.register(name, data)
+    select = {"capture": f"{capture}::INTEGER", "host": "$host", "exe": "NULL",
+              "proc_id": "NULL"}
+    cols = ", ".join(select.get(c.name, f'"{c.name}"') for c in qs.EVENTS)
+    con.register("_batches", reader)
     try:
-        run(con, f"""
-            INSERT INTO events
-            SELECT {cols}
-            FROM _batches s
-            LEFT JOIN _types t ON t.id = s.type_id
-            LEFT JOIN _errnos x ON x.code = -s.result
-            """, {"host": host})
+        run(con, f"INSERT INTO events SELECT {cols} FROM _batches", {"host": host})
     finally:
-        for name in names:
-            con.unregister(name)
+        con.unregister("_batches")
 
 
 def _set_images(con, lives: Lifetimes, capture: int) -> None:
