@@ -82,10 +82,15 @@ def view_latencies(con, rounds: int) -> dict:
         walls = []
         for _ in range(rounds):
             w0 = time.perf_counter()
-            rows = con.execute(sql).fetch_arrow_table().num_rows
+            rows = _arrow(con.execute(sql)).num_rows
             walls.append(time.perf_counter() - w0)
         out[name] = {"rows": rows, "wall": med(walls), "sql": sql}
     return out
+
+
+def _arrow(result):
+    fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
+    return fetch()
 
 
 def spawn(kind: str, path: Path, tree: Path | None, env_extra=None) -> dict:

@@ -13,7 +13,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scapula.capture.decoder import split_argv
+from scapula.replay.event import decode_column
 from scapula.query import schema as qs
+from scapula.schemas import format as fmt
 from scapula.schemas import sockaddr
 from scapula.schemas.flags import VALUE_TABLES, errno_name
 
@@ -51,6 +53,19 @@ def text_column(values) -> pa.Array:
     except pa.ArrowInvalid:
         return pa.array([None if v is None else v.decode("utf-8", "backslashreplace")
                          for v in values], pa.string())
+
+
+def comm_column(values, n: int) -> pa.Array:
+    """The comm column: packed 16-byte NUL-padded fields (Capture.chunks(raw_comm=True)),
+    each cut at its first NUL in Arrow, or already a list of bytes."""
+    if not isinstance(values, bytes):
+        return text_column(values)
+    fixed = pa.Array.from_buffers(pa.binary(fmt.COMM_SIZE), n, [None, pa.py_buffer(values)])
+    cut = pc.list_element(pc.split_pattern(fixed.cast(pa.binary()), b"\0", max_splits=1), 0)
+    try:
+        return cut.cast(pa.string())
+    except pa.ArrowInvalid:
+        return text_column(cut.to_pylist())
 
 
 def _text(b: bytes | None) -> str | None:
@@ -131,7 +146,7 @@ def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
         "cpu": column(cols["cpu"], n, pa.uint16()),
         "tid": column(cols["tid"], n, pa.int64()), "pid": column(cols["pid"], n, pa.int64()),
         "ppid": column(cols["ppid"], n, pa.int64()), "uid": column(cols["uid"], n, pa.int64()),
-        "gid": column(cols["gid"], n, pa.int64()), "comm": text_column(cols["comm"]),
+        "gid": column(cols["gid"], n, pa.int64()), "comm": comm_column(cols["comm"], n),
         "cgroup": column(cols["cgroup"], n, pa.uint64()), "result": res,
         "type": _repeat(etype.name, n), "category": _repeat(etype.category, n),
     }
@@ -216,8 +231,13 @@ def _joined(maps: list[dict]) -> dict:
         parts = [m.get(name) for m in maps]
         if any(p is None for p in parts):
             continue   # a column some chunk lacks: left out, as a single chunk would
-        kinds = {p.typecode if isinstance(p, array) else None for p in parts}
-        if len(kinds) == 1 and None not in kinds:
+        kinds = {p.typecode if isinstance(p, array) else type(p) for p in parts}
+        if kinds == {bytes}:   # packed fixed-width fields (comm)
+            out[name] = b"".join(parts)
+            continue
+        if bytes in kinds:     # packed in some chunks only: unpack those
+            parts = [decode_column("bytes16", p) if isinstance(p, bytes) else p for p in parts]
+        if len(kinds) == 1 and isinstance(parts[0], array):
             joined = array(parts[0].typecode)
             for p in parts:
                 joined.extend(p)
@@ -232,7 +252,7 @@ class Gatherer:
     all types are waiting (then every type's rows become one batch), which bounds the
     memory held to about that many decoded events."""
 
-    def __init__(self, rows: int = 1 << 16):
+    def __init__(self, rows: int = 1 << 18):
         self.rows = rows
         self.endpoints = Endpoints()
         self._waiting: dict = {}   # type id -> ([group], [seq array])
@@ -290,10 +310,13 @@ def lifecycle_rows(g, seq: pa.Array) -> list[dict]:
     present = [k for k in keys if k in params]
     rows = []
     seqs = seq.to_pylist()
+    comms = cols["comm"]
+    if isinstance(comms, bytes):
+        comms = decode_column("bytes16", comms)
     for i in range(g.n):
         row = {"seq": seqs[i], "type": name, "ts": cols["ts"][i], "tid": cols["tid"][i],
                "pid": cols["pid"][i], "ppid": cols["ppid"][i], "uid": cols["uid"][i],
-               "gid": cols["gid"][i], "comm": cols["comm"][i]}
+               "gid": cols["gid"][i], "comm": comms[i]}
         for k in present:
             row[k] = params[k][i]
         rows.append(row)
