@@ -66,6 +66,8 @@ def measure(kind: str, path: str) -> dict:
         con = loader.connect()
         loader.load(con, [path])
         events = con.execute("SELECT count(*) FROM events").fetchone()[0]
+    elif kind == "columns":
+        return insert_shares(path)
     else:
         raise SystemExit(f"bench: unknown measurement {kind}")
     out = {"events": events, "cpu": time.process_time() - t0, "wall": time.perf_counter() - w0,
@@ -89,6 +91,28 @@ def view_latencies(con, rounds: int) -> dict:
             rows = _arrow(con.execute(sql)).num_rows
             walls.append(time.perf_counter() - w0)
         out[name] = {"rows": rows, "wall": med(walls), "sql": sql}
+    return out
+
+
+def insert_shares(path: str) -> dict:
+    """DuckDB's CPU seconds to take the loader's batches (built beforehand, not timed)
+    into a new table: all columns, `args` alone, all but `args`; on one thread."""
+    import pyarrow as pa
+    from scapula.query import loader
+    from scapula.query import schema as qs
+    from scapula.replay.reader import Capture
+    with Capture(path) as cap:
+        built = list(loader._batches(cap, []))
+    out = {"events": sum(b.num_rows for b in built)}
+    for name, cols in (("all columns", "*"), ("args alone", "args"),
+                       ("all but args", "* EXCLUDE (args)")):
+        con = loader.connect()
+        con.execute("SET threads = 1")
+        con.register("_b", pa.RecordBatchReader.from_batches(qs.STAGE_ARROW, iter(built)))
+        t0 = time.process_time()
+        con.execute(f"CREATE TABLE t AS SELECT {cols} FROM _b").fetchall()
+        out[name] = time.process_time() - t0
+        con.close()
     return out
 
 
@@ -168,12 +192,24 @@ def main() -> None:
         got = spawn("views", paths[-1], None, {"VIEW_ROUNDS": str(args.view_rounds)})
         for name, v in got["views"].items():
             print(f"  {name:<28}{v['rows']:>10,} rows {v['wall']:8.3f} s   ({v['sql']})")
+        got = [spawn("columns", paths[0], None) for _ in range(args.rounds)]
+        print(f"\nwhere DuckDB's insert time goes, {paths[0].name}: the loader's batches "
+              f"(built first) into a new table on one thread, {args.rounds} runs, medians; "
+              f"`args` is the {len(qs_args())}-field struct")
+        for name in ("all columns", "args alone", "all but args"):
+            s = med([g[name] for g in got])
+            print(f"  {name:<16}{s:6.2f} CPU s {1e6 * s / got[0]['events']:6.2f} us/event")
         if args.profile:
             print(f"\ncProfile of one load of {paths[0].name}, top 20 by own time:")
             from scapula.query import loader
             con = loader.connect()
             print(profile_top(loader.load, con, [str(paths[0])], lines=20)
                   .replace(str(ROOT) + "/", ""))
+
+
+def qs_args():
+    from scapula.query import schema as qs
+    return qs.ARGS_KEYS
 
 
 def rounds(path: Path, trees: dict, n: int) -> dict:
