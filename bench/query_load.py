@@ -14,6 +14,11 @@
    rounds (its tree is unpacked into a temporary folder put first on PYTHONPATH).
 3. Views on the largest capture: each query run --view-rounds times after one load,
    the result fetched as Arrow; median wall seconds.
+4. With --file-db: the largest loaded into a database file (as `--db` does), as is and
+   with DuckDB's memory_limit set, once each: the in-memory database holds every row
+   uncompressed, a file lets DuckDB write blocks out and keep less in memory.
+5. Where DuckDB's insert time goes: the same batches taken into a table whole, as the
+   `args` struct alone, and without it.
 
 Run: `make bench-query` or `.venv/bin/python bench/query_load.py [--rounds N]
 [--baseline REV]`; recording a missing capture needs root.
@@ -66,6 +71,14 @@ def measure(kind: str, path: str) -> dict:
         con = loader.connect()
         loader.load(con, [path])
         events = con.execute("SELECT count(*) FROM events").fetchone()[0]
+    elif kind.startswith("db-file"):   # as `scapula query --db FILE`; "db-file 400MB": capped
+        with tempfile.TemporaryDirectory(prefix="scapula-qbench-") as tmp:
+            con = loader.connect(str(Path(tmp) / "q.duckdb"))
+            if " " in kind:
+                con.execute(f"SET memory_limit = '{kind.split()[1]}'").fetchall()
+            loader.load(con, [path])
+            events = con.execute("SELECT count(*) FROM events").fetchone()[0]
+            con.close()
     elif kind == "columns":
         return insert_shares(path)
     else:
@@ -171,6 +184,9 @@ def main() -> None:
     ap.add_argument("--view-rounds", type=int, default=5)
     ap.add_argument("--baseline", help="also measure this git revision's loader")
     ap.add_argument("--profile", action="store_true", help="cProfile one load of the first")
+    ap.add_argument("--file-db", metavar="LIMIT", nargs="?", const="400MB",
+                    help="also load the largest into a database file, as is and with "
+                         "DuckDB's memory_limit set to LIMIT (default 400MB)")
     ap.add_argument("--measure", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
@@ -192,6 +208,13 @@ def main() -> None:
         got = spawn("views", paths[-1], None, {"VIEW_ROUNDS": str(args.view_rounds)})
         for name, v in got["views"].items():
             print(f"  {name:<28}{v['rows']:>10,} rows {v['wall']:8.3f} s   ({v['sql']})")
+        if args.file_db:
+            print(f"\n{paths[-1].name} into a database file (`scapula query --db`), once "
+                  "each:")
+            for kind in ("db-file", f"db-file {args.file_db}"):
+                m = spawn(kind, paths[-1], None)
+                print(f"  {kind:<16}{rate(m):>10,.0f} ev/s of CPU, {m['cpu']:.2f} CPU s, "
+                      f"peak RSS {m['rss_mb']:.0f} MB")
         got = [spawn("columns", paths[0], None) for _ in range(args.rounds)]
         print(f"\nwhere DuckDB's insert time goes, {paths[0].name}: the loader's batches "
               f"(built first) into a new table on one thread, {args.rounds} runs, medians; "
