@@ -17,8 +17,8 @@
 4. With --file-db: the largest loaded into a database file (as `--db` does), as is and
    with DuckDB's memory_limit set, once each: the in-memory database holds every row
    uncompressed, a file lets DuckDB write blocks out and keep less in memory.
-5. Where DuckDB's insert time goes: the same batches taken into a table whole, as the
-   `args` struct alone, and without it.
+5. Where DuckDB's insert time and memory go: the same batches taken into a table
+   whole, as the `args` struct alone, and without it (memory: duckdb_memory()).
 
 Run: `make bench-query` or `.venv/bin/python bench/query_load.py [--rounds N]
 [--baseline REV]`; recording a missing capture needs root.
@@ -125,6 +125,8 @@ def insert_shares(path: str) -> dict:
         t0 = time.process_time()
         con.execute(f"CREATE TABLE t AS SELECT {cols} FROM _b").fetchall()
         out[name] = time.process_time() - t0
+        out[name + " MB"] = con.execute(
+            "SELECT sum(memory_usage_bytes) / 1e6 FROM duckdb_memory()").fetchone()[0]
         con.close()
     return out
 
@@ -221,7 +223,9 @@ def main() -> None:
               f"`args` is the {len(qs_args())}-field struct")
         for name in ("all columns", "args alone", "all but args"):
             s = med([g[name] for g in got])
-            print(f"  {name:<16}{s:6.2f} CPU s {1e6 * s / got[0]['events']:6.2f} us/event")
+            mb = med([g[name + " MB"] for g in got])
+            print(f"  {name:<16}{s:6.2f} CPU s {1e6 * s / got[0]['events']:6.2f} us/event "
+                  f"{mb:8.0f} MB in DuckDB's memory")
         if args.profile:
             print(f"\ncProfile of one load of {paths[0].name}, top 20 by own time:")
             from scapula.query import loader
