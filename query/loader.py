@@ -1,5 +1,5 @@
-"""Loading captures into DuckDB: events streamed through Arrow into a stage table, then
-joined with the process lifetimes into `events`; the small tables beside them."""
+"""Loading captures into DuckDB: events streamed through Arrow into `events`, the process
+lifetimes built beside them and each event's given its lifetime; the small tables."""
 from contextlib import contextmanager
 from importlib import resources
 import os
@@ -50,11 +50,24 @@ def load_one(con, path: str, warn) -> int:
             run(con, f"DELETE FROM {table} WHERE capture = ?", [found[0]])
     capture = found[0] if found else one(
         con, "SELECT coalesce(max(capture), 0) + 1 FROM captures")[0]
-    with Capture(path) as cap, _one_thread(con):
+    with Capture(path) as cap, _one_thread(con), _transaction(con):
         _load_capture(con, cap, capture, st)
-        for w in cap.warnings:
-            warn(w)
+    for w in cap.warnings:
+        warn(w)
     return capture
+
+
+@contextmanager
+def _transaction(con):
+    """All of a capture's rows or none: a load that fails half way (the UPDATE after
+    the INSERT, say) must not leave events without their `captures` row."""
+    run(con, "BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        run(con, "ROLLBACK")
+        raise
+    run(con, "COMMIT")
 
 
 @contextmanager

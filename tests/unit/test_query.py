@@ -257,3 +257,17 @@ def test_loading_leaves_the_thread_setting_as_it_was(tmp_path):
     c.execute("SET threads = 2")
     loader.load(c, [write(tmp_path / "a.scapula", workload())])
     assert rows(c, "SELECT current_setting('threads')") == [(2,)]
+
+
+def test_a_load_that_fails_half_way_leaves_nothing(tmp_path, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("stop")
+    c = loader.connect()
+    monkeypatch.setattr(loader, "_set_images", broken)
+    with pytest.raises(RuntimeError):
+        loader.load(c, [write(tmp_path / "a.scapula", workload())])
+    for table in qs.TABLES:
+        assert rows(c, f"SELECT count(*) FROM {table}") == [(0,)], table
+    monkeypatch.undo()
+    assert loader.load(c, [tmp_path / "a.scapula"]) == [1]
+    assert rows(c, "SELECT count(*) FROM events") == [(6,)]
