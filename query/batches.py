@@ -100,7 +100,7 @@ def nulls(n: int, typ: pa.DataType) -> pa.Array:
     """n nulls of `typ`: a slice of one cached array per type, not a new allocation."""
     have = _NULLS.get(typ)
     if have is None or len(have) < n:
-        have = _NULLS[typ] = pa.nulls(max(n, 2 * len(have or ())), typ)
+        have = _NULLS[typ] = pa.nulls(max(n, 2 * (len(have) if have else 0)), typ)
     return have.slice(0, n)
 
 
@@ -137,7 +137,7 @@ _ERRNO_NAMES = pa.array([None] + [errno_name(-c) for c in range(1, 4096)], pa.st
 
 
 def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
-    """One event type's rows (of one chunk, or gathered), in the stage table's layout."""
+    """One event type's rows (of one chunk, or gathered), in STAGE_ARROW's layout."""
     n, cols, params, etype = g.n, g.cols, g.params, g.etype
     res = column(cols["res"], n, pa.int64())
     ts = column(cols["ts"], n, pa.uint64()).cast(pa.int64())
@@ -219,18 +219,16 @@ class Gathered:
         first = groups[0]
         self.etype = first.etype
         self.n = sum(g.n for g in groups)
-        self.cols = _joined([g.cols for g in groups])
-        self.params = _joined([g.params for g in groups])
+        self.cols = _joined([g.cols for g in groups], [g.n for g in groups])
+        self.params = _joined([g.params for g in groups], [g.n for g in groups])
 
 
-def _joined(maps: list[dict]) -> dict:
-    if len(maps) == 1:
-        return maps[0]
+def _joined(maps: list[dict], sizes: list[int]) -> dict:
+    """Columns of several groups end to end; a column some group lacks is nulls there
+    (as that group's own batch would have it)."""
     out = {}
-    for name in maps[0]:
-        parts = [m.get(name) for m in maps]
-        if any(p is None for p in parts):
-            continue   # a column some chunk lacks: left out, as a single chunk would
+    for name in dict.fromkeys(chain.from_iterable(maps)):
+        parts = [m[name] if name in m else [None] * n for m, n in zip(maps, sizes)]
         kinds = {p.typecode if isinstance(p, array) else type(p) for p in parts}
         if kinds == {bytes}:   # packed fixed-width fields (comm)
             out[name] = b"".join(parts)
@@ -259,23 +257,25 @@ class Gatherer:
         self._count = 0
 
     def add(self, groups: dict, order, base: int):
-        """One chunk; `base` is the seq of its first event. Yields (group, batch) pairs
-        once enough rows wait; each group also comes out alone, by `chunk_groups`."""
+        """One chunk, taken at once; `base` is the seq of its first event. Returns the
+        (group, batch) pairs to pass on: none until enough rows wait."""
         for tid, g, seq in chunk_groups(groups, order, base):
             got = self._waiting.setdefault(tid, ([], []))
             got[0].append(g)
             got[1].append(seq)
             self._count += g.n
-        if self._count >= self.rows:
-            yield from self.flush()
+        return self.flush() if self._count >= self.rows else ()
 
     def flush(self):
-        for gs, seqs in self._waiting.values():
+        """Every waiting row, as (group, batch) pairs, one per type (built as read)."""
+        waiting, self._waiting, self._count = self._waiting, {}, 0
+        return self._built(waiting)
+
+    def _built(self, waiting: dict):
+        for gs, seqs in waiting.values():
             merged = gs[0] if len(gs) == 1 else Gathered(gs)
             seq = seqs[0] if len(seqs) == 1 else pa.concat_arrays(seqs)
             yield merged, group_batch(merged, seq, self.endpoints)
-        self._waiting = {}
-        self._count = 0
 
 
 def chunk_groups(groups: dict, order, base: int):
@@ -293,12 +293,6 @@ def chunk_groups(groups: dict, order, base: int):
         if tid in groups:
             yield tid, groups[tid], places.slice(at, counts[tid])
         at += counts[tid]
-
-
-def chunk_batches(groups: dict, order, base: int, endpoints: Endpoints):
-    """The record batches of one chunk (one per event type)."""
-    for _tid, g, seq in chunk_groups(groups, order, base):
-        yield g, group_batch(g, seq, endpoints)
 
 
 def lifecycle_rows(g, seq: pa.Array) -> list[dict]:

@@ -271,3 +271,18 @@ def test_a_load_that_fails_half_way_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert loader.load(c, [tmp_path / "a.scapula"]) == [1]
     assert rows(c, "SELECT count(*) FROM events") == [(6,)]
+
+
+def test_gathered_groups_join_end_to_end_with_nulls_where_a_group_lacks_a_column():
+    from array import array
+    from types import SimpleNamespace
+    from scapula.query.batches import Gathered
+    etype = schema.BY_NAME["openat"]
+    a = SimpleNamespace(etype=etype, n=2, cols={"ts": array("Q", [1, 2]), "comm": b"a" * 32},
+                        params={"flags": array("Q", [7, 8]), "name": [b"x", None]})
+    b = SimpleNamespace(etype=etype, n=1, cols={"ts": array("Q", [3]), "comm": [b"c"]},
+                        params={"flags": array("Q", [9])})
+    g = Gathered([a, b])
+    assert g.n == 3 and list(g.cols["ts"]) == [1, 2, 3]
+    assert g.cols["comm"] == [b"a" * 16, b"a" * 16, b"c"]
+    assert list(g.params["flags"]) == [7, 8, 9] and g.params["name"] == [b"x", None, None]
