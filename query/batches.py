@@ -1,14 +1,30 @@
 """A capture's chunks as Arrow record batches, column by column: packed integer columns
-are wrapped without copying, only variable-length values are touched one by one."""
+are wrapped without copying, only variable-length values are touched one by one.
+
+Rows of one event type are gathered over several chunks before their batch is built,
+so the per-batch costs (a null column per absent field, DuckDB's per-batch work on
+every column) are paid per thousands of rows, not per few hundred."""
 from array import array
+import importlib.util
+from itertools import chain
+import sys
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from scapula.capture.decoder import split_argv
+from scapula.replay.event import decode_column
 from scapula.query import schema as qs
+from scapula.schemas import format as fmt
 from scapula.schemas import sockaddr
-from scapula.schemas.flags import VALUE_TABLES
+from scapula.schemas.flags import VALUE_TABLES, errno_name
+
+# pyarrow, converting Python values (a list, a scalar argument), tries to import dateutil
+# every time; where it is not installed each failed import searched sys.path, which was
+# a third of the Arrow building. A None entry makes the failure immediate; the import
+# would fail anyway.
+if importlib.util.find_spec("dateutil") is None:
+    sys.modules.setdefault("dateutil", None)
 
 _ARRAY_TYPES = {"Q": pa.uint64(), "q": pa.int64(), "I": pa.uint32(), "H": pa.uint16(),
                 "i": pa.int32(), "l": pa.int64(), "L": pa.uint64()}
@@ -39,6 +55,19 @@ def text_column(values) -> pa.Array:
                          for v in values], pa.string())
 
 
+def comm_column(values, n: int) -> pa.Array:
+    """The comm column: packed 16-byte NUL-padded fields (Capture.chunks(raw_comm=True)),
+    each cut at its first NUL in Arrow, or already a list of bytes."""
+    if not isinstance(values, bytes):
+        return text_column(values)
+    fixed = pa.Array.from_buffers(pa.binary(fmt.COMM_SIZE), n, [None, pa.py_buffer(values)])
+    cut = pc.list_element(pc.split_pattern(fixed.cast(pa.binary()), b"\0", max_splits=1), 0)
+    try:
+        return cut.cast(pa.string())
+    except pa.ArrowInvalid:
+        return text_column(cut.to_pylist())
+
+
 def _text(b: bytes | None) -> str | None:
     return None if b is None else b.decode("utf-8", "backslashreplace")
 
@@ -67,8 +96,48 @@ class Endpoints:
         return got
 
 
+def nulls(n: int, typ: pa.DataType) -> pa.Array:
+    """n nulls of `typ`: a slice of one cached array per type, not a new allocation."""
+    have = _NULLS.get(typ)
+    if have is None or len(have) < n:
+        have = _NULLS[typ] = pa.nulls(max(n, 2 * (len(have) if have else 0)), typ)
+    return have.slice(0, n)
+
+
+_NULLS: dict = {}
+
+
+def _lookup(values, n: int, fn, typ: pa.DataType) -> pa.Array:
+    """fn(value) for a column of few distinct values: called once per distinct value."""
+    if isinstance(values, pa.Array):
+        arr = values
+    elif isinstance(values, array):
+        arr = column(values, n, _ARRAY_TYPES.get(values.typecode, pa.int64()))
+    else:
+        arr = pa.array(values)
+    if pa.types.is_null(arr.type):
+        return pa.array([fn(None)] * n, typ) if n else nulls(0, typ)
+    uniq = pc.unique(arr)
+    mapped = pa.array([fn(v) for v in uniq.to_pylist()], typ)
+    return pc.take(mapped, pc.index_in(arr, uniq))
+
+
+def _repeat(text: str, n: int) -> pa.Array:
+    return pa.repeat(pa.scalar(text, pa.string()), n)
+
+
+def _errnos(res: pa.Array) -> pa.Array:
+    """The error's name of each failed call (result -1 .. -4095), else null."""
+    code = pc.negate(res)
+    failed = pc.and_(pc.greater(code, 0), pc.less(code, len(_ERRNO_NAMES)))
+    return pc.take(_ERRNO_NAMES, pc.if_else(failed, code, None))
+
+
+_ERRNO_NAMES = pa.array([None] + [errno_name(-c) for c in range(1, 4096)], pa.string())
+
+
 def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
-    """One event type's rows of one chunk, in the stage table's layout."""
+    """One event type's rows (of one chunk, or gathered), in STAGE_ARROW's layout."""
     n, cols, params, etype = g.n, g.cols, g.params, g.etype
     res = column(cols["res"], n, pa.int64())
     ts = column(cols["ts"], n, pa.uint64()).cast(pa.int64())
@@ -77,10 +146,12 @@ def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
         "cpu": column(cols["cpu"], n, pa.uint16()),
         "tid": column(cols["tid"], n, pa.int64()), "pid": column(cols["pid"], n, pa.int64()),
         "ppid": column(cols["ppid"], n, pa.int64()), "uid": column(cols["uid"], n, pa.int64()),
-        "gid": column(cols["gid"], n, pa.int64()), "comm": text_column(cols["comm"]),
+        "gid": column(cols["gid"], n, pa.int64()), "comm": comm_column(cols["comm"], n),
         "cgroup": column(cols["cgroup"], n, pa.uint64()), "result": res,
-        "type_id": column(array("H", [etype.id]) * n, n, pa.uint16()),
+        "type": _repeat(etype.name, n), "category": _repeat(etype.category, n),
     }
+    if etype.returns:
+        out["errno"] = _errnos(res)
     fam = qs.family_params(etype)
     for col in ("fd", "path", "path_raw", "path2", "path2_raw", "flags", "mode"):
         name = fam.get(col)
@@ -91,10 +162,10 @@ def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
     _endpoint_columns(out, fam, params, n, endpoints)
     if "family" not in out and "domain" in params:
         names = VALUE_TABLES["domain"]
-        out["family"] = pa.array([names.get(v, str(v)) for v in params["domain"]], pa.string())
+        out["family"] = _lookup(params["domain"], n, lambda v: names.get(v, str(v)),
+                                pa.string())
     out["args"] = _args(etype, params, n)
-    arrays = [out.get(f.name) if f.name in out else pa.nulls(n, f.type)
-              for f in qs.STAGE_ARROW]
+    arrays = [out[f.name] if f.name in out else nulls(n, f.type) for f in qs.STAGE_ARROW]
     return pa.RecordBatch.from_arrays(arrays, schema=qs.STAGE_ARROW)
 
 
@@ -103,39 +174,125 @@ def _endpoint_columns(out, fam, params, n, endpoints) -> None:
         name = fam.get(end)
         if name is None or name not in params:
             continue
-        decoded = [endpoints(raw) for raw in params[name]]
-        out[f"{end}_addr"] = pa.array([d[1] for d in decoded], pa.string())
-        out[f"{end}_port"] = pa.array([d[2] for d in decoded], pa.int32())
+        raw = pa.array(params[name], pa.binary())
+        for i, col in ((1, f"{end}_addr"), (2, f"{end}_port")):
+            typ = qs.STAGE_ARROW.field(col).type
+            out[col] = _lookup(raw, n, lambda v, i=i: endpoints(v)[i], typ)
         if "family" not in out or out["family"].null_count:
-            fams = pa.array([d[0] for d in decoded], pa.string())
+            fams = _lookup(raw, n, lambda v: endpoints(v)[0], pa.string())
             out["family"] = fams if "family" not in out else pc.coalesce(out["family"], fams)
 
 
 def _args(etype, params, n) -> pa.StructArray:
     fields = {}
-    for p in qs.args_params(etype):
-        key = qs.arg_key(p)
-        if key is None or p.name not in params:
+    for p, key in _args_keys(etype):
+        if p.name not in params:
             continue
-        typ = qs.ARGS_ARROW.field(key).type
         values = params[p.name]
         if p.kind == "sockaddr":
-            values = [None if v is None else sockaddr.text(v) for v in values]
-            fields[key] = pa.array(values, pa.string())
+            fields[key] = _lookup(values, n, lambda v: None if v is None else sockaddr.text(v),
+                                  pa.string())
         else:
-            fields[key] = column(values, n, typ)
-    arrays = [fields.get(f.name) if f.name in fields else pa.nulls(n, f.type)
-              for f in qs.ARGS_ARROW]
+            fields[key] = column(values, n, qs.ARGS_ARROW.field(key).type)
+    arrays = [fields[f.name] if f.name in fields else nulls(n, f.type) for f in qs.ARGS_ARROW]
     return pa.StructArray.from_arrays(arrays, fields=list(qs.ARGS_ARROW))
 
 
-def chunk_batches(groups: dict, order, base: int, endpoints: Endpoints):
-    """The record batches of one chunk (one per event type); `base` is the seq of its
-    first event. Each row's seq is its place in the chunk's time order."""
+def _args_keys(etype) -> list:
+    """(parameter, args field) of a type's parameters that `args` holds, memoised."""
+    got = _ARGS_KEYS.get(etype.id)
+    if got is None or got[0] is not etype:
+        keys = [(p, qs.arg_key(p)) for p in qs.args_params(etype)]
+        got = _ARGS_KEYS[etype.id] = (etype, [(p, k) for p, k in keys if k is not None])
+    return got[1]
+
+
+_ARGS_KEYS: dict = {}
+
+
+class Gathered:
+    """Several chunks' groups of one event type as one (the shape of a ChunkGroup)."""
+
+    __slots__ = ("etype", "n", "cols", "params")
+
+    def __init__(self, groups: list):
+        first = groups[0]
+        self.etype = first.etype
+        self.n = sum(g.n for g in groups)
+        self.cols = _joined([g.cols for g in groups], [g.n for g in groups])
+        self.params = _joined([g.params for g in groups], [g.n for g in groups])
+
+
+def _joined(maps: list[dict], sizes: list[int]) -> dict:
+    """Columns of several groups end to end; a column some group lacks is nulls there
+    (as that group's own batch would have it)."""
+    out = {}
+    for name in dict.fromkeys(chain.from_iterable(maps)):
+        parts = [m[name] if name in m else [None] * n for m, n in zip(maps, sizes)]
+        kinds = {p.typecode if isinstance(p, array) else type(p) for p in parts}
+        if kinds == {bytes}:   # packed fixed-width fields (comm)
+            out[name] = b"".join(parts)
+            continue
+        if bytes in kinds:     # packed in some chunks only: unpack those
+            parts = [decode_column("bytes16", p) if isinstance(p, bytes) else p for p in parts]
+        if len(kinds) == 1 and isinstance(parts[0], array):
+            joined = array(parts[0].typecode)
+            for p in parts:
+                joined.extend(p)
+        else:
+            joined = list(chain.from_iterable(parts))
+        out[name] = joined
+    return out
+
+
+class Gatherer:
+    """Chunks in, record batches out: each event type's rows wait until `rows` rows of
+    all types are waiting (then every type's rows become one batch), which bounds the
+    memory held to about that many decoded events."""
+
+    def __init__(self, rows: int = 1 << 18):
+        self.rows = rows
+        self.endpoints = Endpoints()
+        self._waiting: dict = {}   # type id -> ([group], [seq array])
+        self._count = 0
+
+    def add(self, groups: dict, order, base: int):
+        """One chunk, taken at once; `base` is the seq of its first event. Returns the
+        (group, batch) pairs to pass on: none until enough rows wait."""
+        for tid, g, seq in chunk_groups(groups, order, base):
+            got = self._waiting.setdefault(tid, ([], []))
+            got[0].append(g)
+            got[1].append(seq)
+            self._count += g.n
+        return self.flush() if self._count >= self.rows else ()
+
+    def flush(self):
+        """Every waiting row, as (group, batch) pairs, one per type (built as read)."""
+        waiting, self._waiting, self._count = self._waiting, {}, 0
+        return self._built(waiting)
+
+    def _built(self, waiting: dict):
+        for gs, seqs in waiting.values():
+            merged = gs[0] if len(gs) == 1 else Gathered(gs)
+            seq = seqs[0] if len(seqs) == 1 else pa.concat_arrays(seqs)
+            yield merged, group_batch(merged, seq, self.endpoints)
+
+
+def chunk_groups(groups: dict, order, base: int):
+    """(type id, group, seq) of one chunk's groups: each row's seq is its place in the
+    chunk's time order, plus `base`. One stable sort of the order array by type gives
+    every group's places at once, each group's in time order."""
     order_arr = pa.Array.from_buffers(pa.uint16(), len(order), [None, pa.py_buffer(order)])
-    for tid, g in groups.items():
-        where = pc.indices_nonzero(pc.equal(order_arr, tid)).cast(pa.int64())
-        yield g, group_batch(g, pc.add(where, base), endpoints)
+    places = pc.add(pc.sort_indices(order_arr), pa.scalar(base, pa.uint64())).cast(pa.int64())
+    counts = {tid: g.n for tid, g in groups.items()}
+    if sum(counts.values()) != len(order):   # types the reader left out hold places too
+        vc = pc.value_counts(order_arr)
+        counts = dict(zip(vc.field(0).to_pylist(), vc.field(1).to_pylist()))
+    at = 0
+    for tid in sorted(counts):
+        if tid in groups:
+            yield tid, groups[tid], places.slice(at, counts[tid])
+        at += counts[tid]
 
 
 def lifecycle_rows(g, seq: pa.Array) -> list[dict]:
@@ -147,10 +304,13 @@ def lifecycle_rows(g, seq: pa.Array) -> list[dict]:
     present = [k for k in keys if k in params]
     rows = []
     seqs = seq.to_pylist()
+    comms = cols["comm"]
+    if isinstance(comms, bytes):
+        comms = decode_column("bytes16", comms)
     for i in range(g.n):
         row = {"seq": seqs[i], "type": name, "ts": cols["ts"][i], "tid": cols["tid"][i],
                "pid": cols["pid"][i], "ppid": cols["ppid"][i], "uid": cols["uid"][i],
-               "gid": cols["gid"][i], "comm": cols["comm"][i]}
+               "gid": cols["gid"][i], "comm": comms[i]}
         for k in present:
             row[k] = params[k][i]
         rows.append(row)

@@ -1,5 +1,6 @@
-"""Loading captures into DuckDB: events streamed through Arrow into a stage table, then
-joined with the process lifetimes into `events`; the small tables beside them."""
+"""Loading captures into DuckDB: events streamed through Arrow into `events`, the process
+lifetimes built beside them and each event's given its lifetime; the small tables."""
+from contextlib import contextmanager
 from importlib import resources
 import os
 
@@ -11,7 +12,6 @@ from scapula.query import accounts, batches, fds
 from scapula.query import schema as qs
 from scapula.query.processes import Lifetimes
 from scapula.replay.reader import Capture
-from scapula.schemas.flags import errno_name
 
 
 def connect(db: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -70,30 +70,54 @@ def load_one(con, path: str, warn) -> int:
             run(con, f"DELETE FROM {table} WHERE capture = ?", [found[0]])
     capture = found[0] if found else one(
         con, "SELECT coalesce(max(capture), 0) + 1 FROM captures")[0]
-    with Capture(path) as cap:
+    with Capture(path) as cap, _one_thread(con), _transaction(con):
         _load_capture(con, cap, capture, st)
         host = str(cap.header.get("host", ""))
         accounts.load(con, cap, capture, host, _insert)
         fds.load(con, cap, capture, host, _insert)
-        for w in cap.warnings:
-            warn(w)
+    for w in cap.warnings:
+        warn(w)
     return capture
 
 
+@contextmanager
+def _transaction(con):
+    """All of a capture's rows or none: a load that fails half way (the UPDATE after
+    the INSERT, say) must not leave events without their `captures` row."""
+    run(con, "BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        run(con, "ROLLBACK")
+        raise
+    run(con, "COMMIT")
+
+
+@contextmanager
+def _one_thread(con):
+    """DuckDB on one thread while loading: the Arrow stream is read by one thread
+    anyway, and a second only added coordination (1.2M events: 3.3 CPU s to insert
+    on two threads, 1.45 on one). The user's queries get the threads back."""
+    threads = one(con, "SELECT current_setting('threads')")[0]
+    run(con, "SET threads = 1")
+    try:
+        yield
+    finally:
+        run(con, f"SET threads = {int(threads)}")
+
+
 def _load_capture(con, cap: Capture, capture: int, st) -> None:
+    """Events go straight into `events`, written once; their process lifetime and exe,
+    which need every fork and exec first, are filled in afterwards by an UPDATE of
+    those two columns (rewriting every row's 75-field `args` again cost more)."""
     host = str(cap.header.get("host", ""))
     lifecycle: list[dict] = []
-    reader = pa.RecordBatchReader.from_batches(qs.STAGE_ARROW, _batches(cap, lifecycle))
-    con.register("_batches", reader)
-    try:
-        run(con, "CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM _batches")
-    finally:
-        con.unregister("_batches")
+    _insert_events(con, _batches(cap, lifecycle), capture, host)
     lives = Lifetimes(capture)
     lives.snapshot(cap.processes)
     first = {row[0]: row[1:] for row in con.execute(
         "SELECT pid, min(ts_ns), arg_min(ppid, seq), arg_min(comm, seq), arg_min(uid, seq), "
-        "arg_min(gid, seq) FROM _stage GROUP BY pid").fetchall()}
+        "arg_min(gid, seq) FROM events WHERE capture = ? GROUP BY pid", [capture]).fetchall()}
     lifecycle.sort(key=lambda r: r["seq"])
     forks = {}
     for r in lifecycle:
@@ -104,58 +128,54 @@ def _load_capture(con, cap: Capture, capture: int, st) -> None:
     for r in lifecycle:
         lives.event(r)
     _insert(con, "processes", lives.table(host))
-    _join_events(con, cap, lives, capture, host)
+    _set_images(con, lives, capture)
     _small_tables(con, cap, capture, host, st)
-    run(con, "DROP TABLE _stage")
 
 
 def _batches(cap: Capture, lifecycle: list):
-    endpoints = batches.Endpoints()
+    gather = batches.Gatherer()
     base = 0
-    for groups, order in cap.chunks():
-        for g, batch in batches.chunk_batches(groups, order, base, endpoints):
-            if g.etype.name in batches.LIFECYCLE:
-                lifecycle += batches.lifecycle_rows(g, batch.column("seq"))
-            yield batch
+    for groups, order in cap.chunks(raw_comm=True):
+        yield from _keep_lifecycle(gather.add(groups, order, base), lifecycle)
         base += len(order)
+    yield from _keep_lifecycle(gather.flush(), lifecycle)
 
 
-def _join_events(con, cap, lives: Lifetimes, capture: int, host: str) -> None:
-    """Stage rows to `events`: each gets its process lifetime and exe (the image it ran
-    at that moment: an as-of join on pid and time), its type's name and its errno."""
-    con.register("_images_arrow", lives.images_table())
-    run(con, "CREATE OR REPLACE TEMP TABLE _images AS SELECT * FROM _images_arrow")
-    con.unregister("_images_arrow")
-    types = pa.table({
-        "id": pa.array([e.id for e in cap.schema.values()], pa.uint16()),
-        "name": [e.name for e in cap.schema.values()],
-        "category": [e.category for e in cap.schema.values()],
-        "returns": [e.returns for e in cap.schema.values()],
-    })
-    con.register("_types", types)
-    errnos = pa.table({"code": pa.array(list(range(1, 4096)), pa.int64()),
-                       "name": [errno_name(-c) for c in range(1, 4096)]})
-    con.register("_errnos", errnos)
-    common = [c.name for c in qs.EVENTS]
-    select = {
-        "capture": f"{capture}::INTEGER", "host": "$host", "exe": "i.exe",
-        "proc_id": "i.proc_id", "type": "t.name", "category": "t.category",
-        "errno": "CASE WHEN t.returns AND s.result < 0 THEN x.name END",
-    }
-    cols = ", ".join(select.get(c, f's."{c}"') for c in common)
+def _keep_lifecycle(pairs, lifecycle: list):
+    for g, batch in pairs:
+        if g.etype.name in batches.LIFECYCLE:
+            lifecycle += batches.lifecycle_rows(g, batch.column("seq"))
+        yield batch
+
+
+def _insert_events(con, stream, capture: int, host: str) -> None:
+    """The Arrow stream into `events`, as it comes (no join: DuckDB would hold the
+    whole stream to build a join's hash table); exe and proc_id come later."""
+    reader = pa.RecordBatchReader.from_batches(qs.STAGE_ARROW, stream)
+    select = {"capture": f"{capture}::INTEGER", "host": "$host", "exe": "NULL",
+              "proc_id": "NULL"}
+    cols = ", ".join(select.get(c.name, f'"{c.name}"') for c in qs.EVENTS)
+    con.register("_batches", reader)
     try:
-        run(con, f"""
-            INSERT INTO events
-            SELECT {cols}
-            FROM _stage s
-            ASOF LEFT JOIN _images i ON s.pid = i.pid AND s.ts_ns >= i.since_ns
-            LEFT JOIN _types t ON t.id = s.type_id
-            LEFT JOIN _errnos x ON x.code = -s.result
-            """, {"host": host})
+        run(con, f"INSERT INTO events SELECT {cols} FROM _batches", {"host": host})
     finally:
-        con.unregister("_types")
-        con.unregister("_errnos")
-        run(con, "DROP TABLE _images")
+        con.unregister("_batches")
+
+
+def _set_images(con, lives: Lifetimes, capture: int) -> None:
+    """Each event's process lifetime and exe: the image its pid ran at that moment
+    (an as-of join on pid and time); events before any known image keep NULL."""
+    con.register("_images", lives.images_table())
+    try:
+        run(con, """
+            UPDATE events SET proc_id = j.proc_id, exe = j.exe
+            FROM (SELECT s.seq, i.proc_id, i.exe
+                  FROM (SELECT seq, pid, ts_ns FROM events WHERE capture = $capture) s
+                  ASOF JOIN _images i ON s.pid = i.pid AND s.ts_ns >= i.since_ns) j
+            WHERE events.capture = $capture AND events.seq = j.seq
+            """, {"capture": capture})
+    finally:
+        con.unregister("_images")
 
 
 def _small_tables(con, cap, capture: int, host: str, st) -> None:

@@ -70,11 +70,10 @@ FAMILY = (
 )
 ARGS_DESC = "every other parameter of the event, typed, by name (see `scapula query --schema`)"
 
-# What the loader's Arrow batches carry (capture, host, exe, proc_id, type, category and
-# errno are added by SQL when the batch is joined into `events`).
-_FROM_SQL = {"capture", "host", "exe", "proc_id", "type", "category", "errno"}
-STAGE_COLUMNS = tuple(c for c in COMMON if c.name not in _FROM_SQL) + \
-    (C("type_id", "USMALLINT", "event type id"),) + FAMILY
+# What the loader's Arrow batches carry (capture and host are constants of the INSERT;
+# exe and proc_id are set after, from the process lifetimes).
+_FROM_SQL = {"capture", "host", "exe", "proc_id"}
+STAGE_COLUMNS = tuple(c for c in COMMON if c.name not in _FROM_SQL) + FAMILY
 
 # Sockaddr parameters: which end of the connection each one is.
 _LOCAL_SOCKADDR = {("bind", "addr")}

@@ -208,3 +208,81 @@ def test_sql_error_is_one_message_and_exit_2(tmp_path):
     assert r.returncode == 2 and "needs --pid" in r.stderr
     r = scapula("query", tmp_path / "missing.scapula", "SELECT 1")
     assert r.returncode == 3 and "Traceback" not in r.stderr
+
+
+# --- loading: gathered batches, packed comm, settings ------------------------------------
+
+def test_rows_gathered_over_chunks_load_as_the_reader_reads_them(tmp_path, monkeypatch):
+    """Types gathered over several chunks (small flushes here, so some flush mid-file)
+    keep each event's seq, time, header and comm as the reader's events() gives them;
+    a comm with bytes that are not UTF-8, and bytes after its NUL, included."""
+    from tests.unit.test_format import write as write_chunks
+    from scapula.query import batches
+    from scapula.replay.reader import Capture
+    chunks = chunked(n_chunks=6, per_chunk=40)
+    odd = list(chunks[2][5])
+    odd[schema.HEADER_FIELDS.index("comm")] = b"b\xffd\0junk\0\0\0\0\0\0\0"
+    chunks[2][5] = tuple(odd)
+    path = tmp_path / "many.scapula"
+    write_chunks(path, chunks)
+    orig = batches.Gatherer.__init__
+    monkeypatch.setattr(batches.Gatherer, "__init__", lambda self: orig(self, rows=50))
+    c = loader.connect()
+    loader.load(c, [path])
+    got = rows(c, "SELECT seq, ts_ns, type, pid, tid, comm, result FROM events ORDER BY seq")
+    with Capture(str(path)) as cap:
+        want = [(i, e.ts, e.etype.name, e.pid, e.tid,
+                 e.comm.decode("utf-8", "backslashreplace"), e.res)
+                for i, e in enumerate(cap.events())]
+    assert got == want and len(got) == 240
+    assert ("b\\xffd",) in rows(c, "SELECT DISTINCT comm FROM events")
+
+
+def test_raw_comm_is_the_packed_column_and_checked(tmp_path):
+    from tests.unit.test_format import write as write_chunks
+    from scapula.replay.reader import Capture
+    path = tmp_path / "c.scapula"
+    write_chunks(path, chunked(n_chunks=1, per_chunk=5))
+    with Capture(str(path)) as cap:
+        (groups, _order), = list(cap.chunks(raw_comm=True))
+        (plain, _order), = list(cap.chunks())
+    for tid, g in groups.items():
+        assert isinstance(g.cols["comm"], bytes) and len(g.cols["comm"]) == 16 * g.n
+        assert [g.cols["comm"][i:i + 16].split(b"\0")[0] for i in range(0, 16 * g.n, 16)] \
+            == plain[tid].cols["comm"]
+
+
+def test_loading_leaves_the_thread_setting_as_it_was(tmp_path):
+    c = loader.connect()
+    c.execute("SET threads = 2")
+    loader.load(c, [write(tmp_path / "a.scapula", workload())])
+    assert rows(c, "SELECT current_setting('threads')") == [(2,)]
+
+
+def test_a_load_that_fails_half_way_leaves_nothing(tmp_path, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("stop")
+    c = loader.connect()
+    monkeypatch.setattr(loader, "_set_images", broken)
+    with pytest.raises(RuntimeError):
+        loader.load(c, [write(tmp_path / "a.scapula", workload())])
+    for table in qs.TABLES:
+        assert rows(c, f"SELECT count(*) FROM {table}") == [(0,)], table
+    monkeypatch.undo()
+    assert loader.load(c, [tmp_path / "a.scapula"]) == [1]
+    assert rows(c, "SELECT count(*) FROM events") == [(6,)]
+
+
+def test_gathered_groups_join_end_to_end_with_nulls_where_a_group_lacks_a_column():
+    from array import array
+    from types import SimpleNamespace
+    from scapula.query.batches import Gathered
+    etype = schema.BY_NAME["openat"]
+    a = SimpleNamespace(etype=etype, n=2, cols={"ts": array("Q", [1, 2]), "comm": b"a" * 32},
+                        params={"flags": array("Q", [7, 8]), "name": [b"x", None]})
+    b = SimpleNamespace(etype=etype, n=1, cols={"ts": array("Q", [3]), "comm": [b"c"]},
+                        params={"flags": array("Q", [9])})
+    g = Gathered([a, b])
+    assert g.n == 3 and list(g.cols["ts"]) == [1, 2, 3]
+    assert g.cols["comm"] == [b"a" * 16, b"a" * 16, b"c"]
+    assert list(g.params["flags"]) == [7, 8, 9] and g.params["name"] == [b"x", None, None]

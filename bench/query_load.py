@@ -1,0 +1,281 @@
+"""SQL loading: events per CPU-second of `scapula query`'s loader, capture to DuckDB, end to end and by phase; its peak memory; the views' latency.
+
+1. Captures of --sizes events (default 1.2M and 5M) recorded with `scapula record --all`
+   around bench/replay_workload.sh, made and cached like bench/replay_throughput.py's
+   (the 1.2M one is the same file).
+2. Each measurement runs in a fresh Python process, so its peak RSS (getrusage maxrss)
+   is the measurement's own: `decode` reads every chunk (decompress, unpack), `arrow`
+   also builds the loader's Arrow batches, `load` is `loader.load` into an in-memory
+   DuckDB, as `scapula query` does. Phases are differences of medians: Arrow = arrow -
+   decode, DuckDB = load - arrow (the insert, the process table, the joins). Rates are
+   events per second of the process's CPU time, DuckDB's threads included, so "one
+   core" means one core's worth of CPU. --rounds rounds, the order rotating; medians.
+   --baseline REV measures that git revision's loader too, interleaved in the same
+   rounds (its tree is unpacked into a temporary folder put first on PYTHONPATH).
+3. Views on the largest capture: each query run --view-rounds times after one load,
+   the result fetched as Arrow; median wall seconds.
+4. With --file-db: the largest loaded into a database file (as `--db` does), as is and
+   with DuckDB's memory_limit set, once each: the in-memory database holds every row
+   uncompressed, a file lets DuckDB write blocks out and keep less in memory.
+5. Where DuckDB's insert time and memory go: the same batches taken into a table
+   whole, as the `args` struct alone, and without it (memory: duckdb_memory()).
+
+Run: `make bench-query` or `.venv/bin/python bench/query_load.py [--rounds N]
+[--baseline REV]`; recording a missing capture needs root.
+"""
+import argparse
+import json
+import os
+from pathlib import Path
+import resource
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from syscall_overhead import ROOT, med, profile_top  # noqa: E402
+
+TARGET_RATE = 1_000_000   # events/s on one core, end to end (issue 5)
+TARGET_RSS_MB = 500       # peak while loading a 5M-event capture
+TARGET_VIEW_S = 1.0
+PHASES = ("decode", "arrow", "load")
+# (name, SQL) run on the loaded database; $pid / $prefix are filled in from the data.
+VIEWS = (
+    ("process_tree", "SELECT * FROM process_tree"),
+    ("file_activity, path prefix", "SELECT * FROM file_activity WHERE path LIKE $prefix"),
+    ("process_ancestors(pid)", "SELECT * FROM process_ancestors($pid)"),
+    ("exec_timeline", "SELECT * FROM exec_timeline"),
+    ("network_activity", "SELECT * FROM network_activity"),
+)
+
+
+# --- one measurement, in its own process -------------------------------------------
+
+def measure(kind: str, path: str) -> dict:
+    from scapula.query import loader
+    from scapula.replay.reader import Capture
+    t0, w0 = time.process_time(), time.perf_counter()
+    if kind == "decode":
+        with Capture(path) as cap:
+            try:   # as the loader reads them (older loaders had comm decoded)
+                chunks = cap.chunks(raw_comm=True)
+            except TypeError:
+                chunks = cap.chunks()
+            events = sum(len(order) for _groups, order in chunks)
+    elif kind == "arrow":
+        with Capture(path) as cap:
+            events = sum(b.num_rows for b in loader._batches(cap, []))
+    elif kind in ("load", "views"):
+        con = loader.connect()
+        loader.load(con, [path])
+        events = con.execute("SELECT count(*) FROM events").fetchone()[0]
+    elif kind.startswith("db-file"):   # as `scapula query --db FILE`; "db-file 400MB": capped
+        with tempfile.TemporaryDirectory(prefix="scapula-qbench-") as tmp:
+            con = loader.connect(str(Path(tmp) / "q.duckdb"))
+            if " " in kind:
+                con.execute(f"SET memory_limit = '{kind.split()[1]}'").fetchall()
+            loader.load(con, [path])
+            events = con.execute("SELECT count(*) FROM events").fetchone()[0]
+            con.close()
+    elif kind == "columns":
+        return insert_shares(path)
+    else:
+        raise SystemExit(f"bench: unknown measurement {kind}")
+    out = {"events": events, "cpu": time.process_time() - t0, "wall": time.perf_counter() - w0,
+           "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if kind == "views":
+        out["views"] = view_latencies(con, int(os.environ.get("VIEW_ROUNDS", "5")))
+    return out
+
+
+def view_latencies(con, rounds: int) -> dict:
+    pid = con.execute("SELECT pid FROM processes WHERE execs > 0 ORDER BY start_ns DESC "
+                      "LIMIT 1").fetchone()[0]
+    params = {"$pid": str(pid), "$prefix": "'/usr/%'"}
+    out = {}
+    for name, sql in VIEWS:
+        for k, v in params.items():
+            sql = sql.replace(k, v)
+        walls = []
+        for _ in range(rounds):
+            w0 = time.perf_counter()
+            rows = _arrow(con.execute(sql)).num_rows
+            walls.append(time.perf_counter() - w0)
+        out[name] = {"rows": rows, "wall": med(walls), "sql": sql}
+    return out
+
+
+def insert_shares(path: str) -> dict:
+    """DuckDB's CPU seconds to take the loader's batches (built beforehand, not timed)
+    into a new table: all columns, `args` alone, all but `args`; on one thread."""
+    import pyarrow as pa
+    from scapula.query import loader
+    from scapula.query import schema as qs
+    from scapula.replay.reader import Capture
+    with Capture(path) as cap:
+        built = list(loader._batches(cap, []))
+    out = {"events": sum(b.num_rows for b in built)}
+    for name, cols in (("all columns", "*"), ("args alone", "args"),
+                       ("all but args", "* EXCLUDE (args)")):
+        con = loader.connect()
+        con.execute("SET threads = 1")
+        con.register("_b", pa.RecordBatchReader.from_batches(qs.STAGE_ARROW, iter(built)))
+        t0 = time.process_time()
+        con.execute(f"CREATE TABLE t AS SELECT {cols} FROM _b").fetchall()
+        out[name] = time.process_time() - t0
+        out[name + " MB"] = con.execute(
+            "SELECT sum(memory_usage_bytes) / 1e6 FROM duckdb_memory()").fetchone()[0]
+        con.close()
+    return out
+
+
+def _arrow(result):
+    fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
+    return fetch()
+
+
+def spawn(kind: str, path: Path, tree: Path | None, env_extra=None) -> dict:
+    env = dict(os.environ, **(env_extra or {}))
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    proc = subprocess.run([sys.executable, __file__, "--measure", kind, str(path)],
+                          env=env, capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"bench: {kind} of {path} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def baseline_tree(rev: str, into: Path) -> Path:
+    """The package as of `rev`, laid out as installed (scapula/, scapula/query/, ...)."""
+    data = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True,
+                          capture_output=True).stdout
+    src = into / "src"
+    src.mkdir()
+    with tempfile.TemporaryFile() as f:
+        f.write(data)
+        f.seek(0)
+        with tarfile.open(fileobj=f) as tar:
+            tar.extractall(src, filter="data")
+    pkg = into / "scapula"
+    (src / "scapula").rename(pkg)
+    for sub in ("capture", "replay", "query", "bpf", "schemas"):
+        (src / sub).rename(pkg / sub)
+    return into
+
+
+# --- main ---------------------------------------------------------------------------
+
+def captures(sizes, data: Path) -> list[Path]:
+    from replay_throughput import capture_path, record_capture
+    out = []
+    for n in sizes:
+        path = capture_path(data, n)
+        if not path.exists():
+            record_capture(path, n)
+        out.append(path)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1200000,5000000", help="events per capture")
+    ap.add_argument("--data", type=Path, default=Path("/var/tmp/scapula-bench"))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--view-rounds", type=int, default=5)
+    ap.add_argument("--baseline", help="also measure this git revision's loader")
+    ap.add_argument("--profile", action="store_true", help="cProfile one load of the first")
+    ap.add_argument("--file-db", metavar="LIMIT", nargs="?", const="400MB",
+                    help="also load the largest into a database file, as is and with "
+                         "DuckDB's memory_limit set to LIMIT (default 400MB)")
+    ap.add_argument("--measure", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure:
+        print(json.dumps(measure(*args.measure)))
+        return
+
+    paths = captures([int(s) for s in args.sizes.split(",")], args.data)
+    with tempfile.TemporaryDirectory(prefix="scapula-qbench-") as tmp:
+        trees = {"this tree": None}
+        if args.baseline:
+            trees[args.baseline] = baseline_tree(args.baseline, Path(tmp))
+        print(f"SQL load: {args.rounds} rounds, medians; {os.cpu_count()} CPUs, load average "
+              f"{os.getloadavg()[0]:.2f} at the start; each figure a fresh process")
+        for path in paths:
+            results = rounds(path, trees, args.rounds)
+            report(path, results, trees)
+        print(f"\nviews on {paths[-1].name}, one load, {args.view_rounds} runs each, "
+              "fetched as Arrow:")
+        got = spawn("views", paths[-1], None, {"VIEW_ROUNDS": str(args.view_rounds)})
+        for name, v in got["views"].items():
+            print(f"  {name:<28}{v['rows']:>10,} rows {v['wall']:8.3f} s   ({v['sql']})")
+        if args.file_db:
+            print(f"\n{paths[-1].name} into a database file (`scapula query --db`), once "
+                  "each:")
+            for kind in ("db-file", f"db-file {args.file_db}"):
+                m = spawn(kind, paths[-1], None)
+                print(f"  {kind:<16}{rate(m):>10,.0f} ev/s of CPU, {m['cpu']:.2f} CPU s, "
+                      f"peak RSS {m['rss_mb']:.0f} MB")
+        got = [spawn("columns", paths[0], None) for _ in range(args.rounds)]
+        print(f"\nwhere DuckDB's insert time goes, {paths[0].name}: the loader's batches "
+              f"(built first) into a new table on one thread, {args.rounds} runs, medians; "
+              f"`args` is the {len(qs_args())}-field struct")
+        for name in ("all columns", "args alone", "all but args"):
+            s = med([g[name] for g in got])
+            mb = med([g[name + " MB"] for g in got])
+            print(f"  {name:<16}{s:6.2f} CPU s {1e6 * s / got[0]['events']:6.2f} us/event "
+                  f"{mb:8.0f} MB in DuckDB's memory")
+        if args.profile:
+            print(f"\ncProfile of one load of {paths[0].name}, top 20 by own time:")
+            from scapula.query import loader
+            con = loader.connect()
+            print(profile_top(loader.load, con, [str(paths[0])], lines=20)
+                  .replace(str(ROOT) + "/", ""))
+
+
+def qs_args():
+    from scapula.query import schema as qs
+    return qs.ARGS_KEYS
+
+
+def rounds(path: Path, trees: dict, n: int) -> dict:
+    configs = [(tree, kind) for tree in trees for kind in PHASES]
+    out = {c: [] for c in configs}
+    for r in range(n):
+        order = configs[r % len(configs):] + configs[:r % len(configs)]
+        for tree, kind in order:
+            out[(tree, kind)].append(spawn(kind, path, trees[tree]))
+        loads = "; ".join(f"{tree} {rate(out[(tree, 'load')][-1]):,.0f}" for tree in trees)
+        print(f"  {path.name} round {r + 1}/{n}: load {loads} ev/s", flush=True)
+    return out
+
+
+def rate(m: dict) -> float:
+    return m["events"] / m["cpu"]
+
+
+def report(path: Path, results: dict, trees: dict) -> None:
+    for tree in trees:
+        cpu = {k: med([m["cpu"] for m in results[(tree, k)]]) for k in PHASES}
+        wall = med([m["wall"] for m in results[(tree, "load")]])
+        rss = {k: max(m["rss_mb"] for m in results[(tree, k)]) for k in PHASES}
+        events = results[(tree, "load")][0]["events"]
+        rates = [rate(m) for m in results[(tree, "load")]]
+        print(f"\n{path.name} ({path.stat().st_size / 1e6:.0f} MB, {events:,} events), {tree}:")
+        print(f"  end to end: {events / cpu['load']:,.0f} ev/s of CPU (rounds "
+              f"{min(rates):,.0f} to {max(rates):,.0f}); {cpu['load']:.2f} CPU s, {wall:.2f} "
+              f"wall s; target >= {TARGET_RATE:,}")
+        parts = (("decompress + unpack", cpu["decode"]),
+                 ("Arrow batches", cpu["arrow"] - cpu["decode"]),
+                 ("DuckDB insert, processes, joins", cpu["load"] - cpu["arrow"]))
+        for name, s in parts:
+            print(f"    {name:<34}{s:7.2f} CPU s {1e6 * s / events:7.2f} us/event "
+                  f"{100 * s / cpu['load']:5.1f}%")
+        print(f"  peak RSS: decode {rss['decode']:.0f} MB, arrow {rss['arrow']:.0f} MB, "
+              f"load {rss['load']:.0f} MB (the in-memory database included; target < "
+              f"{TARGET_RSS_MB} MB at 5M events)")
+
+
+if __name__ == "__main__":
+    main()
