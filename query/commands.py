@@ -1,6 +1,7 @@
 """`scapula query` and `scapula shell`: captures into DuckDB, then SQL or a shell."""
 import code
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -69,17 +70,27 @@ def compile_rules(rule_files, default_rules: bool):
     return alerts.compile_rules(paths) if paths else None
 
 
-def open_db(files, db: str | None, rules=None):
-    """The database with `files` loaded; with `rules`, those captures (all in the
-    database when no file is named) judged into `alerts`."""
+def uses_fds(sql: str) -> bool:
+    """Whether a statement may read the fds table (itself, or the connections view
+    built on it): building it takes as long as loading the events, so a query that
+    does not name it does not wait for it."""
+    return re.search(r"\b(fds|connections)\b", sql, re.IGNORECASE) is not None
+
+
+def open_db(files, db: str | None, rules=None, fd_lifetimes: bool = True):
+    """The database with `files` loaded (`fd_lifetimes`: with their `fds` rows,
+    those of captures already in the database included); with `rules`, those
+    captures (all in the database when no file is named) judged into `alerts`."""
     if not files and not db:
         raise UsageError("no capture files (and no --db) to query")
     con = loader.connect(db)
     try:
-        ids = loader.load(con, files, warn)
+        ids = loader.load(con, files, warn, fd_lifetimes=False)
+        if not files:
+            ids = [r[0] for r in con.execute("SELECT capture FROM captures").fetchall()]
+        if fd_lifetimes:
+            loader.build_fds(con, ids)
         if rules is not None:
-            if not files:
-                ids = [r[0] for r in con.execute("SELECT capture FROM captures").fetchall()]
             tty = sys.stderr.isatty()
             alerts.judge(con, ids, rules, warn, _progress if tty else None)
             if tty:
@@ -140,7 +151,7 @@ def query_command(args, db, view, pid, params, rule_files, default_rules, fmt=No
         files, sql = list(args[:-1]), args[-1]
         values = {}
     values.update(parse_params(params))
-    con = open_db(files, db, compile_rules(rule_files, default_rules))
+    con = open_db(files, db, compile_rules(rule_files, default_rules), uses_fds(sql))
     try:
         render(run_sql(con, sql, values), fmt)
     finally:

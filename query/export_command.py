@@ -46,8 +46,12 @@ def export_command(files, out, fmt, tables, db, overwrite):
     with Target(out, overwrite) as target:
         con = loader.connect(db)
         try:
-            loader.load(con, files, warn)
-            written = export.write(con, target.stage, fmt, export.choose_tables(con, fmt, wanted))
+            loader.load(con, files, warn, fd_lifetimes=False)
+            tables = export.choose_tables(con, fmt, wanted)
+            if "fds" in tables:   # those of every capture in the database
+                loader.build_fds(con, [r[0] for r in con.execute(
+                    "SELECT capture FROM captures").fetchall()])
+            written = export.write(con, target.stage, fmt, tables)
             export.write_manifest(target.stage, export.manifest(con, fmt, written))
         finally:
             con.close()

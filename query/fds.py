@@ -228,14 +228,17 @@ def _text(b) -> str:
     return b if isinstance(b, str) else b.decode("utf-8", "backslashreplace")
 
 
-def load(con, cap, capture: int, host: str, insert) -> None:
-    """Build the capture's fd lifetimes from its loaded events; `insert` appends rows."""
+def load(con, capture: int, host: str, insert) -> None:
+    """Build the capture's fd lifetimes from its loaded snapshot and events; `insert`
+    appends rows."""
     procs = con.execute("SELECT pid, proc_id, origin, start_ns FROM processes "
                         "WHERE capture = ? AND origin IN ('snapshot', 'fork')",
                         [capture]).fetchall()
     table = FdTable(capture, {(pid, start): p for pid, p, origin, start in procs
                               if origin == "fork"})
-    table.seed(cap.fds or [], {pid: p for pid, p, origin, _s in procs if origin == "snapshot"})
+    snapshot = con.execute("SELECT pid, fd, target FROM snapshot_fds WHERE capture = ? "
+                           "ORDER BY pid, fd", [capture]).fetchall()
+    table.seed(snapshot, {pid: p for pid, p, origin, _s in procs if origin == "snapshot"})
     select = ", ".join([f'"{c}"' for c in _COLUMNS] + [f'args."{a}"' for a in _ARGS])
     types = ", ".join(f"'{t}'" for t in MAKERS + OTHERS)   # our own names: safe to inline
     rel = con.sql(f"SELECT {select} FROM events WHERE capture = {int(capture)} "

@@ -51,10 +51,25 @@ def create_views(con) -> None:
     run(con, sql)
 
 
-def load(con, paths, warn=lambda message: None) -> list[int]:
+def load(con, paths, warn=lambda message: None, fd_lifetimes: bool = True) -> list[int]:
     """Load capture files (those already in the database, unchanged, are skipped).
-    Returns the capture ids loaded or found."""
-    return [load_one(con, os.path.abspath(p), warn) for p in paths]
+    `fd_lifetimes`: also build the `fds` table, the one costly derived table (as long
+    as loading the events), for those that lack it. Returns the capture ids."""
+    ids = [load_one(con, os.path.abspath(p), warn) for p in paths]
+    if fd_lifetimes:
+        build_fds(con, ids)
+    return ids
+
+
+def build_fds(con, captures) -> None:
+    """The `fds` rows of every capture in `captures` that has none yet (every capture
+    with a snapshot has some, so none means not built)."""
+    for capture in captures:
+        if one(con, "SELECT count(*) FROM fds WHERE capture = ?", [capture])[0]:
+            continue
+        host = one(con, "SELECT host FROM captures WHERE capture = ?", [capture])[0]
+        with _one_thread(con), _transaction(con):
+            fds.load(con, capture, host, _insert)
 
 
 def load_one(con, path: str, warn) -> int:
@@ -72,9 +87,7 @@ def load_one(con, path: str, warn) -> int:
         con, "SELECT coalesce(max(capture), 0) + 1 FROM captures")[0]
     with Capture(path) as cap, _one_thread(con), _transaction(con):
         _load_capture(con, cap, capture, st)
-        host = str(cap.header.get("host", ""))
-        accounts.load(con, cap, capture, host, _insert)
-        fds.load(con, cap, capture, host, _insert)
+        accounts.load(con, cap, capture, str(cap.header.get("host", "")), _insert)
     for w in cap.warnings:
         warn(w)
     return capture

@@ -1,5 +1,7 @@
 """The `fds` table without a kernel: fd lifetimes from a synthetic capture's snapshot and
 events (open, dup2, pipe2, fork, exec, exit, socket, connect, accept, close)."""
+import json
+
 import pytest
 
 from scapula.query import loader
@@ -103,3 +105,31 @@ def test_a_number_reused_without_a_close_ends_the_old_fd_there(tmp_path):
         ev("openat", 200, 100, res=3, dirfd=-100, name=b"b", name_abs=b"/b")])])
     assert rows(con, "SELECT name, opened_ns, closed_ns, closed_by FROM fds WHERE fd = 3 "
                      "ORDER BY fd_id") == [("/a", 100, 200, "unseen"), ("/b", 200, None, None)]
+
+
+def test_fds_are_built_when_a_query_needs_them(tmp_path):
+    """Building fds takes about as long as loading the events: `query` builds them
+    only for SQL that names fds or connections, and a database kept with --db gets
+    them the first time a query does."""
+    from scapula.query.commands import uses_fds
+    from tests.conftest import scapula
+    assert uses_fds("SELECT * FROM FDS") and uses_fds("select * from connections")
+    assert not uses_fds("SELECT fd, count(*) FROM events GROUP BY fd")
+    cap, db = write(tmp_path / "f.scapula", workload()), tmp_path / "case.duckdb"
+
+    def fd_rows():
+        c = loader.connect(str(db))
+        try:
+            return c.execute("SELECT count(*) FROM fds").fetchone()[0]
+        finally:
+            c.close()
+
+    r = scapula("query", "--db", db, cap, "SELECT count(*) AS n FROM events", "--json")
+    assert r.returncode == 0, r.stderr
+    assert fd_rows() == 0
+    r = scapula("query", "--db", db, "SELECT count(*) AS n FROM fds", "--json")
+    assert r.returncode == 0, r.stderr
+    (n,) = [row["n"] for row in json.loads(r.stdout)]
+    assert n > 0 and fd_rows() == n
+    r = scapula("query", "--db", db, "SELECT count(*) AS n FROM connections", "--json")
+    assert r.returncode == 0 and fd_rows() == n      # built once
