@@ -138,9 +138,13 @@ STAGE_ARROW = pa.schema([(c.name, SQL_ARROW[c.sql]) for c in STAGE_COLUMNS] +
 EVENTS = COMMON + FAMILY + (C("args", ARGS_SQL, ARGS_DESC),)
 
 # --- the other tables -------------------------------------------------------------------
-PROCESSES = (
+# Their first columns: which capture file a row comes from, and its host.
+TAGGED = (
     C("capture", "INTEGER", "the capture file"),
     C("host", "VARCHAR", "the recording host"),
+)
+PROCESSES = (
+    *TAGGED,
     C("proc_id", "UBIGINT", "this process lifetime (unique in the database)"),
     C("parent_id", "UBIGINT", "the parent's lifetime (NULL when unknown)"),
     C("pid", "BIGINT", "process id"),
@@ -190,23 +194,20 @@ CAPTURES = (
     C("mtime_ns", "BIGINT", "file modification time when loaded (with size: reload check)"),
 )
 DROPS = (
-    C("capture", "INTEGER", "the capture file"),
-    C("host", "VARCHAR", "the recording host"),
+    *TAGGED,
     C("cpu", "INTEGER", "CPU number"),
     C("dropped", "BIGINT", "events lost on this CPU because the ring buffer was full"),
     C("sent", "BIGINT", "events the kernel submitted on this CPU"),
 )
 SNAPSHOT_FDS = (
-    C("capture", "INTEGER", "the capture file"),
-    C("host", "VARCHAR", "the recording host"),
+    *TAGGED,
     C("pid", "BIGINT", "process id"),
     C("fd", "BIGINT", "fd number"),
     C("target", "VARCHAR", "what /proc/PID/fd/FD pointed at when recording started"),
 )
 
 FDS = (
-    C("capture", "INTEGER", "the capture file"),
-    C("host", "VARCHAR", "the recording host"),
+    *TAGGED,
     C("fd_id", "UBIGINT", "this fd lifetime (unique in the database)"),
     C("from_id", "UBIGINT", "the lifetime it was copied from: the parent's fd (fork), "
       "the old fd (dup), the listening socket (accept)"),
@@ -239,8 +240,7 @@ FDS = (
       "(its number was reused without a close the capture saw; closed is then the reuse)"),
 )
 ALERTS = (
-    C("capture", "INTEGER", "the capture file"),
-    C("host", "VARCHAR", "the recording host"),
+    *TAGGED,
     C("seq", "BIGINT", "the event that fired the rule (events.seq in this capture)"),
     C("ts", "TIMESTAMP_NS", "the event's time"),
     C("ts_ns", "BIGINT", "the same in ns"),
@@ -257,22 +257,19 @@ ALERTS = (
       "(output_fields->>'proc.name')"),
 )
 ALERT_RUNS = (
-    C("capture", "INTEGER", "the capture file"),
-    C("host", "VARCHAR", "the recording host"),
+    *TAGGED,
     C("rules", "VARCHAR[]", "the rules files its alerts come from, in load order"),
     C("digest", "VARCHAR", "sha256 over those files' contents (same rules: no new replay)"),
     C("events", "BIGINT", "events replayed"),
     C("alerts", "BIGINT", "alerts raised"),
 )
 USERS = (
-    C("capture", "INTEGER", "the capture file"),
-    C("host", "VARCHAR", "the recording host"),
+    *TAGGED,
     C("uid", "BIGINT", "user id"),
     C("name", "VARCHAR", "its name in the recording host's passwd (through NSS)"),
 )
 GROUPS = (
-    C("capture", "INTEGER", "the capture file"),
-    C("host", "VARCHAR", "the recording host"),
+    *TAGGED,
     C("gid", "BIGINT", "group id"),
     C("name", "VARCHAR", "its name in the recording host's group file"),
 )
