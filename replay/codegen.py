@@ -187,8 +187,11 @@ class _Source:
     def fallback(self, node) -> str:
         """condition.py's closure for a check not written out here (it also raises
         the CompileError a bad check deserves)."""
-        test = self.closures.expr(node)
-        return f"{self.const(('closure', as_string(node)), test)}(ctx)"
+        key = ("closure", as_string(node))
+        name = self.consts.get(key)        # met again: the second pass, or another rule
+        if name is None:
+            name = self.const(key, self.closures.expr(node))
+        return f"{name}(ctx)"
 
     def check(self, node):
         settled = self.settled(node)

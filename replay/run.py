@@ -8,9 +8,9 @@ from scapula.errors import InputError, UsageError
 from scapula.replay.codegen import compile_predicate
 from scapula.replay.condition import CompileError
 from scapula.replay.engine import Engine
+from scapula.replay.event import Event
 from scapula.replay.fields import Context
 from scapula.replay.filter import FilterSyntaxError, parse
-from scapula.replay.event import Event
 from scapula.replay.reader import Capture
 from scapula.replay.state import State
 from scapula.schemas import syscalls
