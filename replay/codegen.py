@@ -109,14 +109,13 @@ class _Source:
         """An or's children, with its checks of one field by one kind of test folded
         into one: `f startswith a or f startswith b` is f.startswith((a, b)), `f = a or
         f in (b, c)` is f in {a, b, c}. Folded ones come back as source text."""
+        keys = [self.mergeable(child) for child in children]
         groups: dict = {}
-        for child in children:
-            key = self.mergeable(child)
+        for child, key in zip(children, keys):
             if key is not None:
                 groups.setdefault(key, []).append(child)
         out, done = [], set()
-        for child in children:
-            key = self.mergeable(child)
+        for child, key in zip(children, keys):
             if key is None or len(groups[key]) < 2:
                 out.append(child)
             elif key not in done:

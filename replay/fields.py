@@ -7,6 +7,7 @@ field's [argument] (None when not given) and returns the value, or None when it 
 unknown: an unknown value compares false with every operator, as in Falco.
 """
 from dataclasses import dataclass
+import functools
 import grp
 import ipaddress
 import posixpath
@@ -168,25 +169,34 @@ def _flag(bit):
 # --- user and group ------------------------------------------------------------------
 
 def _user_name(ctx, uid):
-    """A uid's name on the recording host (the capture's HEADER `users`); a capture
-    from before 1.2 has none, and then this host's passwd answers."""
-    if uid is None:
+    return _account_name(ctx, "users", uid, _local_user)
+
+
+def _group_name(ctx, gid):
+    return _account_name(ctx, "groups", gid, _local_group)
+
+
+def _account_name(ctx, table: str, number, local):
+    """A uid's or gid's name on the recording host (the capture's HEADER `users` or
+    `groups`); a capture from before 1.2 has none, and then this host's answers."""
+    if number is None:
         return None
-    names = ctx.header.get("users")
+    names = ctx.header.get(table)
     if names is not None:
-        return names.get(uid)
+        return names.get(number)
+    return local(number)
+
+
+@functools.lru_cache(maxsize=4096)   # a passwd lookup costs ~15 µs, and ids repeat
+def _local_user(uid):
     try:
         return pwd.getpwuid(uid).pw_name
     except (KeyError, OverflowError):
         return None
 
 
-def _group_name(ctx, gid):
-    if gid is None:
-        return None
-    names = ctx.header.get("groups")
-    if names is not None:
-        return names.get(gid)
+@functools.lru_cache(maxsize=4096)
+def _local_group(gid):
     try:
         return grp.getgrgid(gid).gr_name
     except (KeyError, OverflowError):
