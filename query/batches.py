@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from scapula.capture.decoder import split_argv
 from scapula.replay.event import decode_column
+from scapula.query import args_json
 from scapula.query import schema as qs
 from scapula.schemas import format as fmt
 from scapula.schemas import sockaddr
@@ -153,7 +154,7 @@ def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
     if etype.returns:
         out["errno"] = _errnos(res)
     fam = qs.family_params(etype)
-    for col in ("fd", "path", "path_raw", "path2", "path2_raw", "flags", "mode"):
+    for col in ("fd", "path", "path_raw", "path2", "path2_raw", "flags", "mode", "data"):
         name = fam.get(col)
         if name is not None and name in params:
             out[col] = column(params[name], n, qs.STAGE_ARROW.field(col).type)
@@ -164,7 +165,7 @@ def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
         names = VALUE_TABLES["domain"]
         out["family"] = _lookup(params["domain"], n, lambda v: names.get(v, str(v)),
                                 pa.string())
-    out["args"] = _args(etype, params, n)
+    out["args"] = args_json.objects(etype, params, n, column, _lookup)
     arrays = [out[f.name] if f.name in out else nulls(n, f.type) for f in qs.STAGE_ARROW]
     return pa.RecordBatch.from_arrays(arrays, schema=qs.STAGE_ARROW)
 
@@ -181,33 +182,6 @@ def _endpoint_columns(out, fam, params, n, endpoints) -> None:
         if "family" not in out or out["family"].null_count:
             fams = _lookup(raw, n, lambda v: endpoints(v)[0], pa.string())
             out["family"] = fams if "family" not in out else pc.coalesce(out["family"], fams)
-
-
-def _args(etype, params, n) -> pa.StructArray:
-    fields = {}
-    for p, key in _args_keys(etype):
-        if p.name not in params:
-            continue
-        values = params[p.name]
-        if p.kind == "sockaddr":
-            fields[key] = _lookup(values, n, lambda v: None if v is None else sockaddr.text(v),
-                                  pa.string())
-        else:
-            fields[key] = column(values, n, qs.ARGS_ARROW.field(key).type)
-    arrays = [fields[f.name] if f.name in fields else nulls(n, f.type) for f in qs.ARGS_ARROW]
-    return pa.StructArray.from_arrays(arrays, fields=list(qs.ARGS_ARROW))
-
-
-def _args_keys(etype) -> list:
-    """(parameter, args field) of a type's parameters that `args` holds, memoised."""
-    got = _ARGS_KEYS.get(etype.id)
-    if got is None or got[0] is not etype:
-        keys = [(p, qs.arg_key(p)) for p in qs.args_params(etype)]
-        got = _ARGS_KEYS[etype.id] = (etype, [(p, k) for p, k in keys if k is not None])
-    return got[1]
-
-
-_ARGS_KEYS: dict = {}
 
 
 class Gathered:

@@ -64,11 +64,6 @@ def _column(name: str, sql_type: str, fmt: str) -> str:
         return f"{iso_ns(col)} AS {col}"
     if fmt == "parquet" or kind == "plain":
         return col
-    if kind == "struct":
-        # A struct of every parameter, most of them NULL for any one event: keep the
-        # fields that are set (a JSON merge patch drops null members).
-        obj = f"NULLIF(json_merge_patch('{{}}', to_json({col})), '{{}}')"
-        return f"{obj}{'::VARCHAR' if fmt == 'csv' else ''} AS {col}"
     if kind in ("list", "map") and fmt == "csv":
         return f"to_json({col})::VARCHAR AS {col}"  # a JSON array in one cell
     if kind == "blob":
@@ -80,8 +75,6 @@ def _kind(sql_type: str) -> str:
     t = sql_type.upper()
     if t.startswith("TIMESTAMP"):
         return "timestamp"
-    if t.startswith("STRUCT"):
-        return "struct"
     if t.startswith("MAP"):
         return "map"
     if t.endswith("]"):

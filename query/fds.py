@@ -239,7 +239,7 @@ def load(con, capture: int, host: str, insert) -> None:
     snapshot = con.execute("SELECT pid, fd, target FROM snapshot_fds WHERE capture = ? "
                            "ORDER BY pid, fd", [capture]).fetchall()
     table.seed(snapshot, {pid: p for pid, p, origin, _s in procs if origin == "snapshot"})
-    select = ", ".join([f'"{c}"' for c in _COLUMNS] + [f'args."{a}"' for a in _ARGS])
+    select = ", ".join([f'"{c}"' for c in _COLUMNS] + [qs.arg(a) for a in _ARGS])
     types = ", ".join(f"'{t}'" for t in MAKERS + OTHERS)   # our own names: safe to inline
     rel = con.sql(f"SELECT {select} FROM events WHERE capture = {int(capture)} "
                   f"AND type IN ({types}) ORDER BY seq")

@@ -1,5 +1,5 @@
 """The DuckDB tables, declared once with a description per column, mostly derived from
-schemas/events.py: which parameter fills which typed column, and the `args` struct."""
+schemas/events.py: which parameter fills which typed column, and which go to `args`."""
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -17,6 +17,7 @@ SQL_ARROW = {
     "BIGINT": pa.int64(), "UBIGINT": pa.uint64(), "INTEGER": pa.int32(),
     "USMALLINT": pa.uint16(), "VARCHAR": pa.string(), "VARCHAR[]": pa.list_(pa.string()),
     "BLOB": pa.binary(), "TIMESTAMP_NS": pa.timestamp("ns"), "BOOLEAN": pa.bool_(),
+    "JSON": pa.string(),
 }
 
 
@@ -67,8 +68,12 @@ FAMILY = (
     C("local_port", "INTEGER", "this end's port"),
     C("remote_addr", "VARCHAR", "the peer's IP address (or unix socket path)"),
     C("remote_port", "INTEGER", "the peer's port"),
+    C("data", "BLOB", "the bytes the call read or wrote (read, write, readv, ...: the first "
+      "snaplen of them, as recorded)"),
 )
-ARGS_DESC = "every other parameter of the event, typed, by name (see `scapula query --schema`)"
+ARGS_DESC = ("every other parameter of the event, by its name, as a JSON object: numbers "
+             "as numbers, text as strings, argv and envp as arrays (args->>'filename', "
+             "CAST(args->>'uid' AS BIGINT), CAST(args->'argv' AS VARCHAR[]))")
 
 # What the loader's Arrow batches carry (capture and host are constants of the INSERT;
 # exe and proc_id are set after, from the process lifetimes).
@@ -95,6 +100,8 @@ def family_params(etype: schema.EventType) -> dict[str, str]:
         if p.kind == "sockaddr":
             local = p.name == "local" or (etype.name, p.name) in _LOCAL_SOCKADDR
             out["local" if local else "remote"] = p.name
+        elif p.kind == "buf":
+            out["data"] = p.name
     return out
 
 
@@ -104,38 +111,31 @@ def args_params(etype: schema.EventType) -> list[schema.Param]:
     return [p for p in etype.params if p.name not in used]
 
 
-def _args_fields() -> dict[tuple[str, str], str]:
-    """(param name, SQL type) -> struct field name. A name whose parameters disagree on
-    their type (ptrace's uint `data`, read's buf `data`) gets the kind as a suffix."""
+def _arg_types() -> dict[str, str]:
+    """An `args` key's SQL type, for casting it out of the JSON (a name whose parameters
+    disagree, such as ptrace's uint `target` and kill's pid, is listed as VARCHAR)."""
     types: dict[str, set] = {}
     for e in schema.EVENTS:
         for p in args_params(e):
             types.setdefault(p.name, set()).add(KIND_SQL[p.kind])
-    fields = {}
-    for e in schema.EVENTS:
-        for p in args_params(e):
-            sql = KIND_SQL[p.kind]
-            key = p.name if len(types[p.name]) == 1 else f"{p.name}_{p.kind}"
-            fields.setdefault((p.name, sql), key)
-    return fields
+    return {k: v.pop() if len(v) == 1 else "VARCHAR" for k, v in sorted(types.items())}
 
 
-ARGS_FIELDS = _args_fields()
-ARGS_TYPES = {key: sql for (_name, sql), key in ARGS_FIELDS.items()}
-ARGS_KEYS = tuple(sorted(ARGS_TYPES))
-ARGS_SQL = "STRUCT(" + ", ".join(f'"{k}" {ARGS_TYPES[k]}' for k in ARGS_KEYS) + ")"
-ARGS_ARROW = pa.struct([(k, SQL_ARROW[ARGS_TYPES[k]]) for k in ARGS_KEYS])
+ARG_TYPES = _arg_types()
 
 
-def arg_key(p: schema.Param) -> str | None:
-    """The `args` field of a parameter (None: a kind this version has no column for)."""
-    sql = KIND_SQL.get(p.kind)
-    return ARGS_FIELDS.get((p.name, sql)) if sql else None
+def arg(name: str, table: str = "") -> str:
+    """SQL for one `args` key, cast to its type: CAST(args->>'uid' AS BIGINT)."""
+    ref = f"{table}.args" if table else "args"
+    sql = ARG_TYPES[name]
+    if sql.endswith("[]"):
+        return f"CAST({ref}->'{name}' AS {sql})"
+    return f"{ref}->>'{name}'" if sql == "VARCHAR" else f"CAST({ref}->>'{name}' AS {sql})"
 
 
 STAGE_ARROW = pa.schema([(c.name, SQL_ARROW[c.sql]) for c in STAGE_COLUMNS] +
-                        [("args", ARGS_ARROW)])
-EVENTS = COMMON + FAMILY + (C("args", ARGS_SQL, ARGS_DESC),)
+                        [("args", pa.string())])
+EVENTS = COMMON + FAMILY + (C("args", "JSON", ARGS_DESC),)
 
 # --- the other tables -------------------------------------------------------------------
 # Their first columns: which capture file a row comes from, and its host.
@@ -301,8 +301,7 @@ def ddl() -> list[str]:
 
 
 def arrow_schema(cols) -> pa.Schema:
-    return pa.schema([(c.name, SQL_ARROW[c.sql] if c.sql in SQL_ARROW else ARGS_ARROW)
-                      for c in cols])
+    return pa.schema([(c.name, SQL_ARROW[c.sql]) for c in cols])
 
 
 def _quote(text: str) -> str:

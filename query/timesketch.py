@@ -2,8 +2,8 @@
 `timestamp` (microseconds), `timestamp_desc`, and every set field of the event, flat.
 
 Timesketch indexes top-level fields; a nested object is stored but hard to search, so
-the `args` struct becomes `arg_<name>` fields (the prefix also keeps `args.exe` apart
-from the event's own `exe`). Fields that are NULL are left out: any one event sets a
+each key of the `args` object becomes an `arg_<name>` field (the prefix also keeps
+args' `exe` apart from the event's own `exe`). Fields that are NULL are left out: any one event sets a
 handful of its ~100 columns, and the nulls would outweigh the data."""
 import pyarrow as pa
 
@@ -20,17 +20,23 @@ MESSAGE = r"""concat_ws(' ',
     e.comm || ' (' || e.pid || ')',
     coalesce(n.name, e.type),
     e.path || coalesce(' -> ' || e.path2, ''),
-    CASE WHEN e.path IS NULL AND e.type = 'procexec' THEN e.args.exe END,
+    CASE WHEN e.path IS NULL AND e.type = 'procexec' THEN e.args->>'exe' END,
     CASE WHEN e.path IS NULL AND e.fd IS NOT NULL THEN 'fd=' || e.fd END,
     CASE WHEN e.local_addr IS NOT NULL OR e.remote_addr IS NOT NULL THEN concat_ws(
         CASE WHEN e.type LIKE 'accept%' OR e.type LIKE 'recv%' THEN ' <- ' ELSE ' -> ' END,
         {local}, {remote}) END,
-    CASE WHEN e.args.argv IS NOT NULL THEN 'argv=' || array_to_string(e.args.argv, ' ') END,
-    'child=' || e.args.child_pid,
-    CASE WHEN e.type = 'procexit' THEN 'status=' || e.args.status
-         || CASE WHEN e.args.sig_int <> 0 THEN ' sig=' || e.args.sig_int ELSE '' END END,
+    CASE WHEN (e.args->'argv') IS NOT NULL
+         THEN 'argv=' || array_to_string(CAST(e.args->'argv' AS VARCHAR[]), ' ') END,
+    'child=' || (e.args->>'child_pid'),
+    CASE WHEN e.type = 'procexit' THEN 'status=' || (e.args->>'status')
+         || CASE WHEN (e.args->>'sig') <> '0' THEN ' sig=' || (e.args->>'sig') ELSE '' END END,
     CASE WHEN e.category <> 'lifecycle' THEN 'res=' || e.result END,
     e.errno)"""
+
+
+# The args object's keys, each renamed arg_<key>, its value as it is.
+ARG_FIELDS = ("to_json(map_from_entries(list_transform(json_keys(e.args), "
+              "lambda k: {'k': 'arg_' || k, 'v': e.args -> k})))")
 
 
 def _endpoint(side: str) -> str:
@@ -48,16 +54,14 @@ def select(con) -> str:
               "timestamp := e.ts_ns // 1000",  # truncated, as datetime is
               f"timestamp_desc := '{TIMESTAMP_DESC}'"]
     for name, _type in columns(con, "events"):
-        if name == "ts":
-            continue  # datetime, timestamp and ts_ns say it
-        if name == "args":
-            fields += [f'"arg_{a}" := e.args."{a}"' for a in _args_fields(con)]
-        else:
+        if name not in ("ts", "args"):   # ts: datetime, timestamp and ts_ns say it
             fields.append(f'"{name}" := e."{name}"')
-    obj = f"json_merge_patch('{{}}', to_json(struct_pack({', '.join(fields)})))::VARCHAR"
+    # merge_patch leaves out what is NULL, the args' keys as well as the columns
+    obj = (f"json_merge_patch(json_merge_patch('{{}}', to_json(struct_pack({', '.join(fields)}))), "
+           f"{ARG_FIELDS})::VARCHAR")
     return (f"SELECT {obj} AS line FROM events e "
-            "LEFT JOIN _syscall_names n ON e.type = 'syscall' AND n.nr = e.args.nr "
-            "ORDER BY e.ts_ns, e.capture, e.seq")
+            "LEFT JOIN _syscall_names n ON e.type = 'syscall' "
+            "AND n.nr = CAST(e.args->>'nr' AS BIGINT) ORDER BY e.ts_ns, e.capture, e.seq")
 
 
 def write(con, path: str) -> int:
@@ -80,8 +84,3 @@ def write(con, path: str) -> int:
     finally:
         con.unregister("_syscall_names")
     return count
-
-
-def _args_fields(con) -> list[str]:
-    """The fields of events.args, as this database has them."""
-    return con.sql("SELECT unnest(args) FROM events LIMIT 0").columns

@@ -57,9 +57,10 @@ ORDER BY d.of_proc, d.sort_key;
 -- parent process. filename: as passed to exec; exe: as the kernel resolved it.
 CREATE OR REPLACE VIEW exec_timeline AS
 SELECT e.capture, e.host, e.ts, e.pid, e.tid, p.ppid, pp.exe AS parent_exe,
-       e.exe, e.args.filename AS filename, e.args.argv AS argv,
-       array_to_string(e.args.argv, ' ') AS cmdline, e.args.cwd AS cwd, e.uid,
-       e.args.loginuid AS loginuid, e.args.exe_flags AS exe_flags, e.proc_id
+       e.exe, e.args->>'filename' AS filename, CAST(e.args->'argv' AS VARCHAR[]) AS argv,
+       array_to_string(CAST(e.args->'argv' AS VARCHAR[]), ' ') AS cmdline,
+       e.args->>'cwd' AS cwd, e.uid, CAST(e.args->>'loginuid' AS BIGINT) AS loginuid,
+       CAST(e.args->>'exe_flags' AS UBIGINT) AS exe_flags, e.proc_id
 FROM events e
 LEFT JOIN processes p ON p.proc_id = e.proc_id
 LEFT JOIN processes pp ON pp.proc_id = p.parent_id
@@ -103,8 +104,8 @@ ORDER BY capture, ts, seq;
 CREATE OR REPLACE VIEW network_activity AS
 WITH socks AS (
     SELECT capture, pid, result AS fd, ts_ns,
-           CASE args.socktype & 15 WHEN 1 THEN 'tcp' WHEN 2 THEN 'udp' WHEN 3 THEN 'raw'
-                                   WHEN 5 THEN 'seqpacket' END AS proto
+           CASE CAST(args->>'socktype' AS UBIGINT) & 15 WHEN 1 THEN 'tcp' WHEN 2 THEN 'udp'
+               WHEN 3 THEN 'raw' WHEN 5 THEN 'seqpacket' END AS proto
     FROM events WHERE type IN ('socket') AND result >= 0
 ), binds AS (
     SELECT capture, pid, fd, ts_ns, local_addr, local_port
@@ -157,11 +158,14 @@ ORDER BY c.capture, c.ts, c.seq;
 -- privilege_changes: the setuid family, capset and ptrace, with what they asked for.
 CREATE OR REPLACE VIEW privilege_changes AS
 SELECT capture, host, ts, pid, tid, comm, exe, type, uid, gid,
-       coalesce(args.new_uid, args.ruid) AS new_uid, args.euid AS new_euid,
-       args.suid AS new_suid, coalesce(args.new_gid, args.rgid) AS new_gid,
-       args.egid AS new_egid, args.effective AS cap_effective,
-       args.permitted AS cap_permitted, args.request AS ptrace_request,
-       args.target_pid AS target_pid, result, errno, proc_id
+       CAST(coalesce(args->>'new_uid', args->>'ruid') AS BIGINT) AS new_uid,
+       CAST(args->>'euid' AS BIGINT) AS new_euid, CAST(args->>'suid' AS BIGINT) AS new_suid,
+       CAST(coalesce(args->>'new_gid', args->>'rgid') AS BIGINT) AS new_gid,
+       CAST(args->>'egid' AS BIGINT) AS new_egid,
+       CAST(args->>'effective' AS UBIGINT) AS cap_effective,
+       CAST(args->>'permitted' AS UBIGINT) AS cap_permitted,
+       CAST(args->>'request' AS UBIGINT) AS ptrace_request,
+       CAST(args->>'target_pid' AS BIGINT) AS target_pid, result, errno, proc_id
 FROM events
 WHERE type IN ('setuid', 'setgid', 'setresuid', 'setresgid', 'setreuid', 'setregid',
                'capset', 'ptrace')

@@ -10,6 +10,7 @@ from scapula.capture.writer import CaptureWriter, open_output
 from scapula.query import loader
 from scapula.query import schema as qs
 from scapula.schemas import events as schema
+from scapula.schemas import sockaddr
 from tests.conftest import scapula
 from tests.unit.test_format import chunked, expected, row
 
@@ -116,19 +117,57 @@ def test_captures_drops_and_snapshot_fds(con):
     assert rows(con, "SELECT pid, fd, target FROM snapshot_fds") == [(100, 0, "/dev/pts/0")]
 
 
-def test_every_event_type_loads_with_typed_args(tmp_path):
+def _args_value(p, value):
+    """What `qs.arg` should give back for a parameter written as `value`."""
+    if p.kind == "sockaddr":
+        return sockaddr.text(value)
+    if p.kind == "argv":
+        return [v.decode("utf-8", "backslashreplace") for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return str(value) if qs.ARG_TYPES[p.name] == "VARCHAR" else value
+
+
+def test_every_event_type_loads_with_every_parameter(tmp_path):
     path = tmp_path / "all.scapula"
     evts = [e for e in schema.EVENTS]
-    write(path, [row(e, expected(e, 100 + i)) for i, e in enumerate(evts)])
+    values = {e.name: expected(e, 100 + i) for i, e in enumerate(evts)}
+    write(path, [row(e, values[e.name]) for e in evts])
     c = loader.connect()
     loader.load(c, [path])
     got = dict(rows(c, "SELECT type, count(*) FROM events GROUP BY type"))
     assert got == {e.name: 1 for e in evts}
-    # a parameter left to args keeps its type and value
-    (argv,) = rows(c, "SELECT args.argv FROM events WHERE type = 'execve'")[0]
-    assert argv == ["argv1", "", "\\xff\\xfe-argv"]
-    (nr,) = rows(c, "SELECT args.nr FROM events WHERE type = 'syscall'")[0]
-    assert nr == 2**63 + 83 * 100
+    checked = 0
+    for e in evts:   # each parameter left to args comes back, cast to its type, unchanged
+        params = qs.args_params(e)
+        if not params:
+            assert rows(c, f"SELECT args FROM events WHERE type = '{e.name}'") == [("{}",)]
+            continue
+        sql = ", ".join(qs.arg(p.name) for p in params)
+        back = rows(c, f"SELECT {sql} FROM events WHERE type = '{e.name}'")[0]
+        want = tuple(_args_value(p, values[e.name][1][p.name]) for p in params)
+        assert back == want, e.name
+        checked += len(params)
+    assert checked > 100   # most parameters are left to args
+    (data,) = rows(c, "SELECT data FROM events WHERE type = 'read'")[0]
+    assert data == b"/d\xff/read.data"
+
+
+def test_args_text_that_json_must_escape(tmp_path):
+    odd = b'a"b\\c\nd\te\x01f\x1f\xc3\xa9\xff'
+    path = write(tmp_path / "odd.scapula", [
+        ev("execve", 1000, 100, filename=b"/bin/x", argv=[odd, b"", b'"'], envp=b""),
+        ev("memfd_create", 1050, 100, name=odd),
+        ev("kill", 1100, 100, target=-1, sig=9)])
+    c = loader.connect()
+    loader.load(c, [path])
+    text = odd.decode("utf-8", "backslashreplace")
+    assert rows(c, f"SELECT {qs.arg('argv')}, {qs.arg('envp')} FROM events "
+                   "WHERE type = 'execve'") == [([text, "", '"'], [])]
+    assert rows(c, f"SELECT {qs.arg('name')} FROM events WHERE type = 'memfd_create'") == \
+        [(text,)]
+    assert rows(c, "SELECT json_valid(args), CAST(args->>'sig' AS BIGINT) FROM events "
+                   "WHERE type = 'kill'") == [(True, 9)]
 
 
 def test_several_hosts_stay_apart(tmp_path):
@@ -178,8 +217,10 @@ def test_schema_columns_are_documented_and_args_cover_every_parameter():
         assert all(c.desc for c in cols)
     for e in schema.EVENTS:
         fam = set(qs.family_params(e).values())
+        left = {p.name for p in qs.args_params(e)}
         for p in e.params:
-            assert p.name in fam or qs.arg_key(p) in qs.ARGS_KEYS, (e.name, p.name)
+            assert (p.name in fam) != (p.name in left), (e.name, p.name)
+            assert p.name in fam or p.name in qs.ARG_TYPES, (e.name, p.name)
 
 
 # --- the command ------------------------------------------------------------------------
