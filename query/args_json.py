@@ -12,7 +12,6 @@ them back: CAST(args->>'uid' AS BIGINT); `query.schema.arg()` writes that for a 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scapula.capture.decoder import split_argv
 from scapula.query import schema as qs
 from scapula.schemas import sockaddr
 
@@ -59,10 +58,13 @@ def _fields(etype) -> list:
 _FIELDS: dict = {}
 
 
-def escaped(text: pa.Array) -> pa.Array:
-    """Text made safe inside a JSON string: backslash, quote and control characters."""
+def escaped(text: pa.Array, nul: str | None = None) -> pa.Array:
+    """Text made safe inside a JSON string: backslash, quote and control characters.
+    `nul`: what a NUL becomes instead (the separator of an argv block's arguments)."""
     text = pc.replace_substring(text, "\\", "\\\\")
     text = pc.replace_substring(text, '"', '\\"')
+    if nul is not None:
+        text = pc.replace_substring(text, "\0", nul)
     if pc.any(pc.match_substring_regex(text, _CONTROL_RE)).as_py():
         for ch in _CONTROL:
             text = pc.replace_substring(text, ch, "\\u%04x" % ord(ch))
@@ -74,14 +76,14 @@ def _quoted(text: pa.Array) -> pa.Array:
 
 
 def _array(blocks) -> pa.Array:
-    """argv/envp blocks (NUL-separated bytes) as JSON arrays of strings."""
-    lists = pa.array([split_argv(b) if isinstance(b, bytes) else b for b in blocks],
-                     pa.list_(pa.binary()))
-    flat = _utf8(pc.list_flatten(lists))
-    offsets = pc.subtract(lists.offsets, lists.offsets[0])
-    strings = pa.ListArray.from_arrays(offsets, escaped(flat), mask=lists.is_null())
-    joined = pc.binary_join_element_wise('["', pc.binary_join(strings, '","'), '"]', "")
-    return pc.if_else(pc.equal(pc.list_value_length(lists), 0), "[]", joined)
+    """argv/envp blocks (each argument followed by a NUL) as JSON arrays of strings,
+    without splitting them: the NULs become the '","' between the arguments."""
+    raw = blocks if isinstance(blocks, pa.Array) else pa.array(blocks, pa.binary())
+    # A last NUL ends the last argument; a block without one was cut short, its last
+    # argument partial (split_argv's rule).
+    body = pc.if_else(pc.ends_with(raw, b"\0"), pc.binary_slice(raw, 0, -1), raw)
+    joined = pc.binary_join_element_wise('["', escaped(_utf8(body), nul='","'), '"]', "")
+    return pc.if_else(pc.equal(pc.binary_length(raw), 0), "[]", joined)
 
 
 def _utf8(values: pa.Array) -> pa.Array:

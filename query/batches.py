@@ -62,6 +62,12 @@ def comm_column(values, n: int) -> pa.Array:
     if not isinstance(values, bytes):
         return text_column(values)
     fixed = pa.Array.from_buffers(pa.binary(fmt.COMM_SIZE), n, [None, pa.py_buffer(values)])
+    try:   # the kernel pads a comm with NULs after its end: trimming them is the cut
+        cut = pc.utf8_rtrim(fixed.cast(pa.binary()).cast(pa.string()), "\0")
+        if not pc.any(pc.match_substring(cut, "\0")).as_py():
+            return cut
+    except pa.ArrowInvalid:
+        pass
     cut = pc.list_element(pc.split_pattern(fixed.cast(pa.binary()), b"\0", max_splits=1), 0)
     try:
         return cut.cast(pa.string())

@@ -157,13 +157,16 @@ def test_args_text_that_json_must_escape(tmp_path):
     odd = b'a"b\\c\nd\te\x01f\x1f\xc3\xa9\xff'
     path = write(tmp_path / "odd.scapula", [
         ev("execve", 1000, 100, filename=b"/bin/x", argv=[odd, b"", b'"'], envp=b""),
+        ev("execve", 1010, 101, filename=b"/bin/y", argv=b"a\0b", envp=b"\0"),
         ev("memfd_create", 1050, 100, name=odd),
         ev("kill", 1100, 100, target=-1, sig=9)])
     c = loader.connect()
     loader.load(c, [path])
     text = odd.decode("utf-8", "backslashreplace")
     assert rows(c, f"SELECT {qs.arg('argv')}, {qs.arg('envp')} FROM events "
-                   "WHERE type = 'execve'") == [([text, "", '"'], [])]
+                   "WHERE type = 'execve' ORDER BY seq") == [
+        ([text, "", '"'], []),
+        (["a", "b"], [""])]   # a block cut short (no last NUL) keeps its partial argument
     assert rows(c, f"SELECT {qs.arg('name')} FROM events WHERE type = 'memfd_create'") == \
         [(text,)]
     assert rows(c, "SELECT json_valid(args), CAST(args->>'sig' AS BIGINT) FROM events "
@@ -327,3 +330,11 @@ def test_gathered_groups_join_end_to_end_with_nulls_where_a_group_lacks_a_column
     assert g.n == 3 and list(g.cols["ts"]) == [1, 2, 3]
     assert g.cols["comm"] == [b"a" * 16, b"a" * 16, b"c"]
     assert list(g.params["flags"]) == [7, 8, 9] and g.params["name"] == [b"x", None, None]
+
+
+def test_comm_column_cuts_at_the_first_nul():
+    from scapula.query.batches import comm_column
+    packed = [b"sh", b"ab\0junk", b"\xff-x", b"sixteen-bytes-xx"]
+    raw = b"".join(c.ljust(16, b"\0") for c in packed)
+    assert comm_column(raw, 4).to_pylist() == ["sh", "ab", "\\xff-x", "sixteen-bytes-xx"]
+    assert comm_column(raw[:16], 1).to_pylist() == ["sh"]
