@@ -59,10 +59,10 @@ def measure(kind: str, path: str) -> dict:
     t0, w0 = time.process_time(), time.perf_counter()
     if kind == "decode":
         with Capture(path) as cap:
-            try:   # as the loader reads them (older loaders had comm decoded)
-                chunks = cap.chunks(raw_comm=True)
+            try:   # as the loader reads them (older loaders: comm only, or nothing raw)
+                chunks = cap.chunks(raw=True)
             except TypeError:
-                chunks = cap.chunks()
+                chunks = cap.chunks(**{"raw_comm": True})
             events = sum(len(order) for _groups, order in chunks)
     elif kind == "arrow":
         with Capture(path) as cap:

@@ -26,14 +26,16 @@ def objects(etype, params: dict, n: int, column, lookup) -> pa.Array:
     """The JSON text of each of `n` rows of one event type. `params` are its parameter
     columns; `column(values, n, type)` and `lookup(values, n, fn, type)` are the batch
     builder's converters (batches.column, batches._lookup)."""
-    parts = []
+    pieces = []   # each a field's '"name":value' text, its separator in front
     for p in _fields(etype):
         if p.name not in params:
             continue
+        key = ("{" if not pieces else ",") + f'"{p.name}":'
         values = params[p.name]
         if p.kind in _NUMBER_KINDS:
-            text = column(values, n, qs.SQL_ARROW[qs.KIND_SQL[p.kind]]).cast(pa.string())
-        elif p.kind in _TEXT_KINDS:
+            pieces.append(_numbers(column(values, n, qs.SQL_ARROW[qs.KIND_SQL[p.kind]]), key))
+            continue
+        if p.kind in _TEXT_KINDS:
             text = _quoted(column(values, n, pa.string()))
         elif p.kind == "sockaddr":
             text = _quoted(lookup(values, n, lambda v: None if v is None else sockaddr.text(v),
@@ -42,10 +44,24 @@ def objects(etype, params: dict, n: int, column, lookup) -> pa.Array:
             text = _array(values)
         else:
             continue
-        parts += [("{" if not parts else ",") + f'"{p.name}":', pc.fill_null(text, "null")]
-    if not parts:
+        pieces.append(pc.binary_join_element_wise(key, pc.fill_null(text, "null"), ""))
+    if not pieces:
         return pa.repeat(pa.scalar("{}", pa.string()), n)
-    return pc.binary_join_element_wise(*parts, "}", "")
+    if len(pieces) == 1 and isinstance(pieces[0], pa.DictionaryArray):
+        one = pieces[0]   # the generic event's lone `nr`: the closing brace goes in too
+        return pc.take(pc.binary_join_element_wise(one.dictionary, "}", ""), one.indices)
+    plain = [pc.take(x.dictionary, x.indices) if isinstance(x, pa.DictionaryArray) else x
+             for x in pieces]
+    return pc.binary_join_element_wise(*plain, "}", "")
+
+
+def _numbers(values: pa.Array, key: str) -> pa.DictionaryArray:
+    """key + each number as text. Numbers repeat (a syscall number, flags, an fd), so
+    each distinct one is written once: ~12 ns a row against ~60 written one by one."""
+    d = pc.dictionary_encode(values, null_encoding="encode")
+    text = pc.fill_null(pc.binary_join_element_wise(key, d.dictionary.cast(pa.string()), ""),
+                        key + "null")
+    return pa.DictionaryArray.from_arrays(d.indices, text)
 
 
 def _fields(etype) -> list:

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scapula.capture.decoder import split_argv
-from scapula.replay.event import decode_column
+from scapula.replay.event import Packed, decode_column
 from scapula.query import args_json
 from scapula.query import schema as qs
 from scapula.schemas import format as fmt
@@ -29,11 +29,17 @@ if importlib.util.find_spec("dateutil") is None:
 
 _ARRAY_TYPES = {"Q": pa.uint64(), "q": pa.int64(), "I": pa.uint32(), "H": pa.uint16(),
                 "i": pa.int32(), "l": pa.int64(), "L": pa.uint64()}
+_PACKED_TYPES = {"u64": pa.uint64(), "i64": pa.int64(), "u32": pa.uint32(), "u16": pa.uint16()}
 LIFECYCLE = ("procfork", "procexec", "procexit")
 
 
 def column(values, n: int, typ: pa.DataType) -> pa.Array:
-    """One chunk column (a packed array, or a list of ints, bytes or None) as `typ`."""
+    """One chunk column (packed bytes, an array, or a list of ints, bytes or None) as
+    `typ`."""
+    if isinstance(values, Packed) and values.dtype in _PACKED_TYPES:
+        arr = pa.Array.from_buffers(_PACKED_TYPES[values.dtype], n,
+                                    [None, pa.py_buffer(values.data)])
+        return arr if arr.type == typ else arr.cast(typ)
     if isinstance(values, array) and values.typecode in _ARRAY_TYPES:
         arr = pa.Array.from_buffers(_ARRAY_TYPES[values.typecode], n,
                                     [None, pa.py_buffer(values)])
@@ -57,8 +63,10 @@ def text_column(values) -> pa.Array:
 
 
 def comm_column(values, n: int) -> pa.Array:
-    """The comm column: packed 16-byte NUL-padded fields (Capture.chunks(raw_comm=True)),
+    """The comm column: packed 16-byte NUL-padded fields (Capture.chunks(raw=True)),
     each cut at its first NUL in Arrow, or already a list of bytes."""
+    if isinstance(values, Packed):
+        values = values.data
     if not isinstance(values, bytes):
         return text_column(values)
     fixed = pa.Array.from_buffers(pa.binary(fmt.COMM_SIZE), n, [None, pa.py_buffer(values)])
@@ -118,6 +126,8 @@ def _lookup(values, n: int, fn, typ: pa.DataType) -> pa.Array:
     """fn(value) for a column of few distinct values: called once per distinct value."""
     if isinstance(values, pa.Array):
         arr = values
+    elif isinstance(values, Packed):
+        arr = column(values, n, _PACKED_TYPES.get(values.dtype, pa.int64()))
     elif isinstance(values, array):
         arr = column(values, n, _ARRAY_TYPES.get(values.typecode, pa.int64()))
     else:
@@ -209,19 +219,19 @@ def _joined(maps: list[dict], sizes: list[int]) -> dict:
     out = {}
     for name in dict.fromkeys(chain.from_iterable(maps)):
         parts = [m[name] if name in m else [None] * n for m, n in zip(maps, sizes)]
-        kinds = {p.typecode if isinstance(p, array) else type(p) for p in parts}
-        if kinds == {bytes}:   # packed fixed-width fields (comm)
-            out[name] = b"".join(parts)
+        dtypes = {p.dtype if isinstance(p, Packed) else None for p in parts}
+        if len(dtypes) == 1 and None not in dtypes:   # packed alike: the bytes end to end
+            out[name] = Packed(dtypes.pop(), b"".join(p.data for p in parts))
             continue
-        if bytes in kinds:     # packed in some chunks only: unpack those
-            parts = [decode_column("bytes16", p) if isinstance(p, bytes) else p for p in parts]
-        if len(kinds) == 1 and isinstance(parts[0], array):
+        parts = [p.decoded() if isinstance(p, Packed) else p for p in parts]
+        kinds = {p.typecode if isinstance(p, array) else type(p) for p in parts}
+        if len(kinds) == 1 and isinstance(parts[0], array):   # a big-endian host's arrays
             joined = array(parts[0].typecode)
             for p in parts:
                 joined.extend(p)
+            out[name] = joined
         else:
-            joined = list(chain.from_iterable(parts))
-        out[name] = joined
+            out[name] = list(chain.from_iterable(parts))
     return out
 
 
@@ -284,14 +294,22 @@ def lifecycle_rows(g, seq: pa.Array) -> list[dict]:
     present = [k for k in keys if k in params]
     rows = []
     seqs = seq.to_pylist()
-    comms = cols["comm"]
-    if isinstance(comms, bytes):
-        comms = decode_column("bytes16", comms)
+    cols = {k: _plain(v) for k, v in cols.items()}
+    params = {k: _plain(params[k]) for k in present}
     for i in range(g.n):
         row = {"seq": seqs[i], "type": name, "ts": cols["ts"][i], "tid": cols["tid"][i],
                "pid": cols["pid"][i], "ppid": cols["ppid"][i], "uid": cols["uid"][i],
-               "gid": cols["gid"][i], "comm": comms[i]}
+               "gid": cols["gid"][i], "comm": cols["comm"][i]}
         for k in present:
             row[k] = params[k][i]
         rows.append(row)
     return rows
+
+
+def _plain(values):
+    """A column as values one can index (a packed one decoded)."""
+    if isinstance(values, Packed):
+        return values.decoded()
+    if isinstance(values, bytes):   # comm as packed fields without their Packed
+        return decode_column("bytes16", values)
+    return values

@@ -148,7 +148,7 @@ def _load_capture(con, cap: Capture, capture: int, st) -> None:
 def _batches(cap: Capture, lifecycle: list):
     gather = batches.Gatherer()
     base = 0
-    for groups, order in cap.chunks(raw_comm=True):
+    for groups, order in cap.chunks(raw=True):
         yield from _keep_lifecycle(gather.add(groups, order, base), lifecycle)
         base += len(order)
     yield from _keep_lifecycle(gather.flush(), lifecycle)

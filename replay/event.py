@@ -16,31 +16,52 @@ class ChunkGroup:
 
     __slots__ = ("etype", "n", "cols", "params")
 
-    def __init__(self, etype: schema.EventType, data: dict):
+    def __init__(self, etype: schema.EventType, data: dict, raw: bool = False):
         self.etype = etype
         self.n = data["n"]
-        self.cols = _decode_columns(data["cols"], data.get("dtypes", {}))
+        self.cols = _decode_columns(data["cols"], data.get("dtypes", {}), raw)
         if "params" in data:
-            self.params = _decode_columns(data["params"], data.get("param_dtypes", {}))
+            self.params = _decode_columns(data["params"], data.get("param_dtypes", {}), raw)
         else:
             # the first 1.0 writer kept params beside the header columns
             header = set(fmt.HEADER_DTYPES)
             self.params = {k: v for k, v in self.cols.items() if k not in header}
 
 
-def _decode_columns(cols: dict, dtypes: dict) -> dict:
+def _decode_columns(cols: dict, dtypes: dict, raw: bool = False) -> dict:
     out = {}
     for name, col in cols.items():
         dtype = dtypes.get(name)
         if dtype is None:
             out[name] = col
         elif dtype in KNOWN_DTYPES:
-            out[name] = decode_column(dtype, col)
+            out[name] = Packed(dtype, col) if raw else decode_column(dtype, col)
         # a dtype from a later minor version: the column is left out, not misread
     return out
 
 
 KNOWN_DTYPES = set(fmt.DTYPES) | {"bytes16"}
+_SIZES = {"u64": 8, "i64": 8, "u32": 4, "u16": 2, "bytes16": fmt.COMM_SIZE}
+
+
+class Packed:
+    """A packed column kept as the file's bytes (Capture.chunks(raw=True)), for a
+    reader that wraps them whole, as the SQL loader does in Arrow, rather than make a
+    Python value of each. `decoded()` gives what ChunkGroup would have held."""
+
+    __slots__ = ("dtype", "data", "n")
+
+    def __init__(self, dtype: str, data: bytes):
+        size = _SIZES[dtype]
+        if not isinstance(data, bytes) or len(data) % size:
+            raise ValueError(f"{dtype} column of {len(data)} bytes")
+        self.dtype, self.data, self.n = dtype, data, len(data) // size
+
+    def __len__(self) -> int:
+        return self.n
+
+    def decoded(self):
+        return decode_column(self.dtype, self.data)
 
 
 _COMM = struct.Struct(f"{fmt.COMM_SIZE}s")

@@ -8,6 +8,7 @@ and reported as truncated. Every such finding is in `Capture.warnings`.
 from collections import Counter
 import os
 import struct
+import sys
 import zlib
 
 import msgpack
@@ -199,11 +200,12 @@ class Capture:
             carry = buf[-(len(fmt.SYNC) - 1):]
             pos += len(data)
 
-    def chunks(self, since: int | None = None, until: int | None = None,
-               raw_comm: bool = False):
+    def chunks(self, since: int | None = None, until: int | None = None, raw: bool = False):
         """Decoded chunks (dict of type id -> ChunkGroup, and the order array).
-        `raw_comm`: a group's comm column stays the packed 16-byte fields (bytes), for
-        a reader that splits them itself (the SQL loader does, in Arrow)."""
+        `raw`: packed columns stay their bytes (event.Packed), for a reader that wraps
+        them whole (the SQL loader does, in Arrow); on a little-endian host only, as
+        the file is little-endian."""
+        raw = raw and sys.byteorder == "little"
         def outside(first, last):
             return (since is not None and last < since) or (until is not None and first > until)
 
@@ -216,7 +218,7 @@ class Capture:
                     got = self._read_block(at)
                     if got is None or got[0] != fmt.CHUNK:
                         raise _Damage(at, "the footer points at no chunk", None)
-                    yield self._groups(got[1], at, raw_comm)
+                    yield self._groups(got[1], at, raw)
                 except _Truncated as t:
                     self._warn(f"{self.path}: offset {t.at}: chunk cut short; skipped")
                 except _Damage as d:
@@ -227,12 +229,12 @@ class Capture:
                 self._scanned_stats = obj
             elif btype == fmt.CHUNK and obj is not None:
                 try:
-                    yield self._groups(obj, at, raw_comm)
+                    yield self._groups(obj, at, raw)
                 except _Damage as d:
                     self._warn(f"{self.path}: offset {d.at}: {d.what}; skipped")
         self._scanned = True
 
-    def _groups(self, chunk: dict, at: int, raw_comm: bool = False):
+    def _groups(self, chunk: dict, at: int, raw: bool = False):
         """A chunk's groups and order, checked so that reassembly cannot go wrong."""
         try:
             order = fmt.unpack_array("u16", chunk["order"])
@@ -244,22 +246,13 @@ class Capture:
                 etype = self.schema.get(tid)
                 if etype is None:
                     continue  # a type this file's own schema does not list: nothing to name it
-                comm = None
-                if raw_comm and g.get("dtypes", {}).get("comm") == "bytes16":
-                    comm = g["cols"].pop("comm")
-                    if not isinstance(comm, bytes) or len(comm) != fmt.COMM_SIZE * g["n"]:
-                        raise ValueError(f"type {tid}: comm column of the wrong size")
-                groups[tid] = group = ChunkGroup(etype, g)
+                groups[tid] = group = ChunkGroup(etype, g, raw)
                 missing = _HEADER_COLUMNS - group.cols.keys()
-                if comm is not None:
-                    missing.discard("comm")
                 if missing:
                     raise ValueError(f"type {tid}: no {', '.join(sorted(missing))} column")
                 columns = list(group.cols.values()) + list(group.params.values())
                 if any(len(col) != group.n for col in columns):
                     raise ValueError(f"type {tid}: columns of unequal length")
-                if comm is not None:
-                    group.cols["comm"] = comm
                 for name in self._absent & group.params.keys():
                     group.params[name] = [None] * group.n
             if len(order) != sum(per_type[t] for t in chunk["groups"]):

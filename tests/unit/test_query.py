@@ -282,18 +282,27 @@ def test_rows_gathered_over_chunks_load_as_the_reader_reads_them(tmp_path, monke
     assert ("b\\xffd",) in rows(c, "SELECT DISTINCT comm FROM events")
 
 
-def test_raw_comm_is_the_packed_column_and_checked(tmp_path):
+def test_raw_chunks_keep_the_packed_bytes_and_check_them(tmp_path):
     from tests.unit.test_format import write as write_chunks
+    from scapula.replay.event import Packed
     from scapula.replay.reader import Capture
     path = tmp_path / "c.scapula"
     write_chunks(path, chunked(n_chunks=1, per_chunk=5))
     with Capture(str(path)) as cap:
-        (groups, _order), = list(cap.chunks(raw_comm=True))
+        (groups, _order), = list(cap.chunks(raw=True))
         (plain, _order), = list(cap.chunks())
+    packed = 0
     for tid, g in groups.items():
-        assert isinstance(g.cols["comm"], bytes) and len(g.cols["comm"]) == 16 * g.n
-        assert [g.cols["comm"][i:i + 16].split(b"\0")[0] for i in range(0, 16 * g.n, 16)] \
-            == plain[tid].cols["comm"]
+        comm = g.cols["comm"]
+        assert isinstance(comm, Packed) and len(comm.data) == 16 * g.n == 16 * len(comm)
+        for cols, want in ((g.cols, plain[tid].cols), (g.params, plain[tid].params)):
+            for name, col in cols.items():
+                got = col.decoded() if isinstance(col, Packed) else col
+                assert list(got) == list(want[name]), (tid, name)
+                packed += isinstance(col, Packed)
+    assert packed > 10
+    with pytest.raises(ValueError, match="u64 column of 12 bytes"):
+        Packed("u64", bytes(12))
 
 
 def test_loading_leaves_the_thread_setting_as_it_was(tmp_path):
@@ -321,15 +330,23 @@ def test_gathered_groups_join_end_to_end_with_nulls_where_a_group_lacks_a_column
     from array import array
     from types import SimpleNamespace
     from scapula.query.batches import Gathered
+    from scapula.replay.event import Packed
+    from scapula.schemas.format import pack_array
     etype = schema.BY_NAME["openat"]
-    a = SimpleNamespace(etype=etype, n=2, cols={"ts": array("Q", [1, 2]), "comm": b"a" * 32},
-                        params={"flags": array("Q", [7, 8]), "name": [b"x", None]})
-    b = SimpleNamespace(etype=etype, n=1, cols={"ts": array("Q", [3]), "comm": [b"c"]},
-                        params={"flags": array("Q", [9])})
+    u64 = lambda *v: Packed("u64", pack_array("u64", v))  # noqa: E731
+    a = SimpleNamespace(etype=etype, n=2, cols={"ts": u64(1, 2), "cgroup": array("Q", [5, 6]),
+                                                "comm": Packed("bytes16", b"a" * 32)},
+                        params={"flags": u64(7, 8), "name": [b"x", None]})
+    b = SimpleNamespace(etype=etype, n=1, cols={"ts": u64(3), "cgroup": array("Q", [7]),
+                                                "comm": [b"c"]},
+                        params={"flags": u64(9)})
     g = Gathered([a, b])
-    assert g.n == 3 and list(g.cols["ts"]) == [1, 2, 3]
+    assert g.n == 3 and isinstance(g.cols["ts"], Packed)
+    assert list(g.cols["ts"].decoded()) == [1, 2, 3]
+    assert list(g.cols["cgroup"]) == [5, 6, 7]
     assert g.cols["comm"] == [b"a" * 16, b"a" * 16, b"c"]
-    assert list(g.params["flags"]) == [7, 8, 9] and g.params["name"] == [b"x", None, None]
+    assert list(g.params["flags"].decoded()) == [7, 8, 9]
+    assert g.params["name"] == [b"x", None, None]
 
 
 def test_comm_column_cuts_at_the_first_nul():
