@@ -165,7 +165,7 @@ def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
         "ppid": column(cols["ppid"], n, pa.int64()), "uid": column(cols["uid"], n, pa.int64()),
         "gid": column(cols["gid"], n, pa.int64()), "comm": comm_column(cols["comm"], n),
         "cgroup": column(cols["cgroup"], n, pa.uint64()), "result": res,
-        "type": _repeat(etype.name, n), "category": _repeat(etype.category, n),
+        "type": _repeat(etype.name, n),
     }
     if etype.returns:
         out["errno"] = _errnos(res)

@@ -33,17 +33,22 @@ def connect(db: str | None = None) -> duckdb.DuckDBPyConnection:
 
 
 def _check_columns(con, db) -> None:
-    """A database file from another scapula version may lack columns this one loads."""
+    """A database file from another scapula version may have other columns than this
+    one loads (rows go in by position)."""
     have = {}
-    for table, column in con.execute("SELECT table_name, column_name FROM duckdb_columns() "
-                                      "WHERE schema_name = 'main'").fetchall():
-        have.setdefault(table, set()).add(column)
+    for table, column, typ in con.execute(
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE schema_name = 'main' ORDER BY table_name, column_index").fetchall():
+        have.setdefault(table, []).append((column, typ))
     for table, (_desc, cols) in qs.TABLES.items():
-        missing = [c.name for c in cols if c.name not in have.get(table, ())]
-        if missing:
+        got = have.get(table, [])
+        missing = [c.name for c in cols if c.name not in dict(got)]
+        differ = [n for (n, t), c in zip(got, cols) if (n, t) != (c.name, c.sql)]
+        if missing or differ or len(got) != len(cols):
             con.close()
-            raise UsageError(f"{db}: its {table} table lacks {', '.join(missing)}: made by "
-                             "another scapula version; use a new database file")
+            what = f"lacks {', '.join(missing)}" if missing else "has other columns"
+            raise UsageError(f"{db}: its {table} table {what}: made by another scapula "
+                             "version; use a new database file")
 
 
 def create_views(con) -> None:
@@ -81,13 +86,14 @@ def load_one(con, path: str, warn) -> int:
     if found and (found[1], found[2]) == (st.st_size, st.st_mtime_ns):
         return found[0]
     if found:  # the file changed since: replace what it loaded
-        for table in qs.TABLES:
+        for table in qs.PER_CAPTURE:
             run(con, f"DELETE FROM {table} WHERE capture = ?", [found[0]])
     capture = found[0] if found else one(
         con, "SELECT coalesce(max(capture), 0) + 1 FROM captures")[0]
     with Capture(path) as cap, _one_thread(con), _transaction(con):
         _load_capture(con, cap, capture, st)
         accounts.load(con, cap, capture, str(cap.header.get("host", "")), _insert)
+        _event_types(con, cap)
     for w in cap.warnings:
         warn(w)
     return capture
@@ -218,6 +224,19 @@ def _small_tables(con, cap, capture: int, host: str, st) -> None:
             "pid": pa.array([f[0] for f in fds], pa.int64()),
             "fd": pa.array([f[1] for f in fds], pa.int64()),
             "target": batches.text_column([f[2] for f in fds])}))
+
+
+def _event_types(con, cap: Capture) -> None:
+    """The capture's event types (its own schema's) that the database lacks."""
+    have = {r[0] for r in con.execute("SELECT type FROM event_types").fetchall()}
+    new = [e for e in cap.schema.values() if e.name not in have]
+    if new:
+        _insert(con, "event_types", pa.table({
+            "type": [e.name for e in new], "category": [e.category for e in new],
+            "syscall": pa.array([e.syscall for e in new], pa.int32()),
+            "description": [e.desc or None for e in new],
+            "args": pa.array([[p.name for p in qs.args_params(e)] for e in new],
+                             pa.list_(pa.string()))}))
 
 
 def run(con, sql: str, params=None) -> None:

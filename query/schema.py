@@ -51,7 +51,6 @@ COMMON = (
     C("proc_id", "UBIGINT", "the process lifetime the event belongs to (processes.proc_id)"),
     C("cgroup", "UBIGINT", "cgroup id"),
     C("type", "VARCHAR", "event type: a syscall name or procfork/procexec/procexit"),
-    C("category", "VARCHAR", "file, process, lifecycle, net, priv, kernel, io or generic"),
     C("result", "BIGINT", "the syscall's return value (-errno on failure)"),
     C("errno", "VARCHAR", "the error's name when the call failed (ENOENT, ...), else NULL"),
 )
@@ -263,6 +262,13 @@ ALERT_RUNS = (
     C("events", "BIGINT", "events replayed"),
     C("alerts", "BIGINT", "alerts raised"),
 )
+EVENT_TYPES = (
+    C("type", "VARCHAR", "event type (events.type)"),
+    C("category", "VARCHAR", "file, process, lifecycle, net, priv, kernel, io or generic"),
+    C("syscall", "INTEGER", "its x86_64 syscall number, NULL for a tracepoint event"),
+    C("description", "VARCHAR", "what the event is"),
+    C("args", "VARCHAR[]", "the keys its events.args object has"),
+)
 USERS = (
     *TAGGED,
     C("uid", "BIGINT", "user id"),
@@ -283,9 +289,15 @@ TABLES = {
     "fds": ("one row per fd lifetime in a process", FDS),
     "alerts": ("one row per alert raised when the capture was replayed with --rules", ALERTS),
     "alert_runs": ("one row per capture replayed with --rules: which rules", ALERT_RUNS),
+    "event_types": ("one row per event type: its category and the keys of its args "
+                    "(join events USING (type))", EVENT_TYPES),
     "users": ("the recording host's users (captures from scapula 1.2 files on)", USERS),
     "groups": ("the recording host's groups", GROUPS),
 }
+
+
+# Tables whose rows each come from one capture (event_types is shared by all).
+PER_CAPTURE = tuple(t for t, (_d, cols) in TABLES.items() if cols[0].name == "capture")
 
 
 def ddl() -> list[str]:

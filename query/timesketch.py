@@ -30,7 +30,7 @@ MESSAGE = r"""concat_ws(' ',
     'child=' || (e.args->>'child_pid'),
     CASE WHEN e.type = 'procexit' THEN 'status=' || (e.args->>'status')
          || CASE WHEN (e.args->>'sig') <> '0' THEN ' sig=' || (e.args->>'sig') ELSE '' END END,
-    CASE WHEN e.category <> 'lifecycle' THEN 'res=' || e.result END,
+    CASE WHEN e.type NOT IN ('procfork', 'procexec', 'procexit') THEN 'res=' || e.result END,
     e.errno)"""
 
 

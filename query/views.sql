@@ -113,7 +113,8 @@ WITH socks AS (
 ), net AS (
     SELECT * FROM events
     WHERE type IN ('connect', 'accept', 'accept4', 'bind', 'listen', 'shutdown')
-       OR (category = 'net' AND remote_addr IS NOT NULL)
+       OR (remote_addr IS NOT NULL
+           AND type IN (SELECT type FROM event_types WHERE category = 'net'))
 )
 SELECT n.capture, n.host, n.ts, n.pid, n.tid, n.comm, n.exe, n.type, n.fd, n.family,
        s.proto,

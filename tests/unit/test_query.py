@@ -355,3 +355,23 @@ def test_comm_column_cuts_at_the_first_nul():
     raw = b"".join(c.ljust(16, b"\0") for c in packed)
     assert comm_column(raw, 4).to_pylist() == ["sh", "ab", "\\xff-x", "sixteen-bytes-xx"]
     assert comm_column(raw[:16], 1).to_pylist() == ["sh"]
+
+
+def test_event_types_name_each_type_and_its_args(con):
+    assert rows(con, "SELECT category, syscall, args FROM event_types WHERE type = 'openat'") \
+        == [("file", 257, ["dirfd"])]
+    assert rows(con, "SELECT count(*) FROM event_types") == [(len(schema.EVENTS),)]
+    # one row per type however many captures: joining it does not multiply events
+    assert rows(con, "SELECT count(*) FROM events JOIN event_types USING (type)") == [(6,)]
+
+
+def test_a_database_from_another_version_is_refused_in_one_line(tmp_path):
+    import duckdb
+    db = str(tmp_path / "old.duckdb")
+    old = duckdb.connect(db)
+    old.execute("CREATE TABLE events (capture INTEGER, host VARCHAR, args STRUCT(a INT))")
+    old.close()
+    r = scapula("query", "--db", db, "SELECT 1")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "old.duckdb: its events table lacks seq" in r.stderr
+    assert "another scapula version" in r.stderr and "Traceback" not in r.stderr
