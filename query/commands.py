@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from scapula.console import clean_errors, warn
 from scapula.errors import UsageError
-from scapula.query import alerts, loader
+from scapula.query import alerts, loader, storage
 from scapula.query.output import output_options, render
 
 # --view NAME: the SQL it runs; {pid} marks where --pid goes (NULL without it).
@@ -77,14 +77,24 @@ def uses_fds(sql: str) -> bool:
     return re.search(r"\b(fds|connections)\b", sql, re.IGNORECASE) is not None
 
 
-def open_db(files, db: str | None, rules=None, fd_lifetimes: bool = True):
+def memory_option(fn):
+    return click.option(
+        "--memory-limit", metavar="SIZE",
+        help="DuckDB's memory limit (400MB, 2GB). Without --db the captures then load "
+             "into a temporary database file, which DuckDB can page out; this happens "
+             f"anyway above {storage.IN_MEMORY_EVENTS:,} events, with "
+             f"{storage.BOUNDED_LIMIT}.")(fn)
+
+
+def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True):
     """The database with `files` loaded (`fd_lifetimes`: with their `fds` rows,
     those of captures already in the database included); with `rules`, those
     captures (all in the database when no file is named) judged into `alerts`."""
-    if not files and not db:
+    if not files and not store.db:
         raise UsageError("no capture files (and no --db) to query")
-    con = loader.connect(db)
+    con = loader.connect(store.db)
     try:
+        store.configure(con)
         ids = loader.load(con, files, warn, fd_lifetimes=False)
         if not files:
             ids = [r[0] for r in con.execute("SELECT capture FROM captures").fetchall()]
@@ -130,9 +140,11 @@ def run_sql(con, sql: str, params: dict):
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A named parameter, used in the SQL as $NAME.")
 @rules_options
+@memory_option
 @output_options
 @clean_errors
-def query_command(args, db, view, pid, params, rule_files, default_rules, fmt=None):
+def query_command(args, db, view, pid, params, rule_files, default_rules, memory_limit,
+                  fmt=None):
     """Load capture files into DuckDB and run SQL over them.
 
     ARGS are capture files followed by one SQL statement (with --view: files only).
@@ -151,11 +163,16 @@ def query_command(args, db, view, pid, params, rule_files, default_rules, fmt=No
         files, sql = list(args[:-1]), args[-1]
         values = {}
     values.update(parse_params(params))
-    con = open_db(files, db, compile_rules(rule_files, default_rules), uses_fds(sql))
+    rules = compile_rules(rule_files, default_rules)
+    store = storage.Storage(files, db, memory_limit)
     try:
-        render(run_sql(con, sql, values), fmt)
+        con = open_db(files, store, rules, uses_fds(sql))
+        try:
+            render(run_sql(con, sql, values), fmt)
+        finally:
+            con.close()
     finally:
-        con.close()
+        store.close()
 
 
 @click.command("shell")
@@ -166,20 +183,21 @@ def query_command(args, db, view, pid, params, rule_files, default_rules, fmt=No
               help="A Python prompt with the connection as `con`, even where the duckdb "
                    "command is installed.")
 @rules_options
+@memory_option
 @clean_errors
-def shell_command(files, db, python_repl, rule_files, default_rules):
+def shell_command(files, db, python_repl, rule_files, default_rules, memory_limit):
     """Load capture files and open DuckDB's shell on them (or a Python prompt with
     the connection as `con` when the duckdb command is not installed)."""
     rules = compile_rules(rule_files, default_rules)
-    tmp = None
-    if db is None:
-        tmp = tempfile.mkdtemp(prefix="scapula-")
-        db = os.path.join(tmp, "captures.duckdb")
+    store = storage.Storage(files, db, memory_limit)
+    if store.db is None:   # the duckdb command needs a file to open
+        store.tmp = tempfile.mkdtemp(prefix="scapula-")
+        store.db = os.path.join(store.tmp, "captures.duckdb")
+    db = store.db
     try:
-        con = open_db(files, db, rules)
+        con = open_db(files, store, rules)
     except BaseException:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+        store.close()
         raise
     duckdb_cli = shutil.which("duckdb")
     try:
@@ -192,5 +210,4 @@ def shell_command(files, db, python_repl, rule_files, default_rules):
                           local={"con": con, "duckdb": duckdb}, exitmsg="")
     finally:
         con.close()
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+        store.close()

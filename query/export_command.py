@@ -6,7 +6,8 @@ import click
 
 from scapula.console import clean_errors, warn
 from scapula.errors import InputError, UsageError
-from scapula.query import export, loader
+from scapula.query import export, loader, storage
+from scapula.query.commands import memory_option
 from scapula.query.export_target import MANIFEST, Target
 
 
@@ -22,8 +23,9 @@ from scapula.query.export_target import MANIFEST, Target
               help="Read (and keep) the database in this file, as `query --db` does.")
 @click.option("--overwrite", is_flag=True,
               help="DIR may hold an earlier export: replace it (nothing else is touched).")
+@memory_option
 @clean_errors
-def export_command(files, out, fmt, tables, db, overwrite):
+def export_command(files, out, fmt, tables, db, overwrite, memory_limit):
     """Export capture files' tables for other tools.
 
     \b
@@ -43,9 +45,11 @@ def export_command(files, out, fmt, tables, db, overwrite):
         raise UsageError("no capture files (and no --db) to export")
     if db and not files and not os.path.exists(db):
         raise InputError(f"{db}: no such database")
+    store = storage.Storage(files, db, memory_limit)
     with Target(out, overwrite) as target:
-        con = loader.connect(db)
+        con = loader.connect(store.db)
         try:
+            store.configure(con)
             loader.load(con, files, warn, fd_lifetimes=False)
             tables = export.choose_tables(con, fmt, wanted)
             if "fds" in tables:   # those of every capture in the database
@@ -55,6 +59,7 @@ def export_command(files, out, fmt, tables, db, overwrite):
             export.write_manifest(target.stage, export.manifest(con, fmt, written))
         finally:
             con.close()
+            store.close()
         target.publish([w.name for w in written] + [MANIFEST])
     for w in written:
         where = os.path.join(out, w.name) + ("/" if fmt == "parquet" else "")

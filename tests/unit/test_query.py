@@ -375,3 +375,35 @@ def test_a_database_from_another_version_is_refused_in_one_line(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert "old.duckdb: its events table lacks seq" in r.stderr
     assert "another scapula version" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_memory_limit_loads_into_a_temporary_file_then_removes_it(tmp_path, monkeypatch):
+    from scapula.query import storage
+    a = write(tmp_path / "a.scapula", workload())
+    assert storage.events_in([a]) == 6
+    assert storage.Storage([a], None).db is None   # small: in memory
+    monkeypatch.setattr(storage, "IN_MEMORY_EVENTS", 5)
+    store = storage.Storage([a], None)
+    assert store.bounded and store.memory_limit == storage.BOUNDED_LIMIT
+    c = loader.connect(store.db)
+    store.configure(c)
+    loader.load(c, [a])
+    assert rows(c, "SELECT current_setting('memory_limit')")[0][0].startswith("244")  # MiB
+    assert rows(c, "SELECT count(*) FROM events") == [(6,)] and os.path.exists(store.db)
+    c.close()
+    store.close()
+    assert not os.path.exists(os.path.dirname(store.db))
+    # a file without a footer is counted by its size
+    os.truncate(a, os.path.getsize(a) - 16)
+    assert storage.events_in([a]) == os.path.getsize(a) // storage.BYTES_PER_EVENT
+
+
+def test_memory_limit_from_the_command_line(tmp_path):
+    a = write(tmp_path / "a.scapula", workload())
+    r = scapula("query", a, "SELECT current_setting('memory_limit') AS m, count(*) AS n "
+                "FROM events", "--memory-limit", "300MB", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [{"m": "286.1 MiB", "n": 6}]
+    r = scapula("query", a, "SELECT 1", "--memory-limit", "lots")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "--memory-limit lots: expected a size such as 400MB" in r.stderr

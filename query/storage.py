@@ -1,0 +1,76 @@
+"""Where a query's database lives. In memory while the captures are small enough; a
+large load goes to a temporary database file under DuckDB's memory limit instead,
+because an in-memory DuckDB table is uncompressed and cannot leave memory (5M events
+took 5.9 GB), while a file's tables are compressed and paged out as the limit needs.
+The price of the file is CPU (compressing at each checkpoint); see docs/PERFORMANCE.md."""
+import os
+import re
+import shutil
+import tempfile
+
+from scapula.errors import InputError, UsageError
+from scapula.replay.reader import Capture
+
+# Above this many events a load without --db goes to a temporary file (about 0.3 KB of
+# DuckDB memory an event in memory: 2M events ~ 600 MB).
+IN_MEMORY_EVENTS = 2_000_000
+# DuckDB's memory limit for such a load: its buffers only; the loader's own batches
+# and Python come on top.
+BOUNDED_LIMIT = "256MB"
+# A capture cut short has no footer to count its events: judged by its size
+# (recordings of busy hosts run 7 to 9 bytes an event).
+BYTES_PER_EVENT = 6
+_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?)?B", re.IGNORECASE)
+
+
+def events_in(paths) -> int:
+    """How many events the files hold: their footers' counts, else a guess by size."""
+    total = 0
+    for path in paths:
+        try:
+            with Capture(str(path)) as cap:
+                footer = cap.footer
+        except (InputError, OSError):   # the load itself says what is wrong with it
+            footer = None
+        if footer is not None and isinstance(footer.get("events"), int):
+            total += footer["events"]
+        else:
+            try:
+                total += os.path.getsize(path) // BYTES_PER_EVENT
+            except OSError:
+                pass
+    return total
+
+
+class Storage:
+    """The database for one command: `db` (a file the user keeps), else memory, else a
+    temporary file removed by close(). `memory_limit` (DuckDB's size syntax, 400MB)
+    caps DuckDB's memory; given without --db, it also sends the load to a file."""
+
+    def __init__(self, files, db: str | None, memory_limit: str | None = None):
+        if memory_limit is not None and not _SIZE.fullmatch(memory_limit.strip()):
+            raise UsageError(f"--memory-limit {memory_limit}: expected a size such as "
+                             "400MB or 2GB")
+        self.db, self.memory_limit, self.tmp = db, memory_limit, None
+        if db is None and (memory_limit or events_in(files) > IN_MEMORY_EVENTS):
+            self.tmp = tempfile.mkdtemp(prefix="scapula-")
+            self.db = os.path.join(self.tmp, "captures.duckdb")
+            self.memory_limit = memory_limit or BOUNDED_LIMIT
+
+    @property
+    def bounded(self) -> bool:
+        return self.memory_limit is not None
+
+    def configure(self, con) -> None:
+        """DuckDB's memory limit, and where it spills (the temporary folder)."""
+        if self.memory_limit is None:
+            return
+        con.execute(f"SET memory_limit = '{self.memory_limit.strip()}'")   # checked: _SIZE
+        if self.tmp:
+            spill = os.path.join(self.tmp, "spill").replace("'", "''")
+            con.execute(f"SET temp_directory = '{spill}'")
+
+    def close(self) -> None:
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
