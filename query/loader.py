@@ -234,8 +234,8 @@ def _event_types(con, cap: Capture) -> None:
             "type": [e.name for e in new], "category": [e.category for e in new],
             "syscall": pa.array([e.syscall for e in new], pa.int32()),
             "description": [e.desc or None for e in new],
-            "args": pa.array([[p.name for p in qs.args_params(e)] for e in new],
-                             pa.list_(pa.string()))}))
+            "args": pa.array([[(p.name, qs.KIND_SQL[p.kind]) for p in qs.args_params(e)]
+                              for e in new], pa.map_(pa.string(), pa.string()))}))
 
 
 def run(con, sql: str, params=None) -> None:

@@ -17,7 +17,7 @@ SQL_ARROW = {
     "BIGINT": pa.int64(), "UBIGINT": pa.uint64(), "INTEGER": pa.int32(),
     "USMALLINT": pa.uint16(), "VARCHAR": pa.string(), "VARCHAR[]": pa.list_(pa.string()),
     "BLOB": pa.binary(), "TIMESTAMP_NS": pa.timestamp("ns"), "BOOLEAN": pa.bool_(),
-    "JSON": pa.string(),
+    "JSON": pa.string(), "MAP(VARCHAR, VARCHAR)": pa.map_(pa.string(), pa.string()),
 }
 
 
@@ -267,7 +267,8 @@ EVENT_TYPES = (
     C("category", "VARCHAR", "file, process, lifecycle, net, priv, kernel, io or generic"),
     C("syscall", "INTEGER", "its x86_64 syscall number, NULL for a tracepoint event"),
     C("description", "VARCHAR", "what the event is"),
-    C("args", "VARCHAR[]", "the keys its events.args object has"),
+    C("args", "MAP(VARCHAR, VARCHAR)", "the keys its events.args object has, each with "
+      "the SQL type to cast its value to"),
 )
 USERS = (
     *TAGGED,

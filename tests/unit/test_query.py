@@ -359,7 +359,9 @@ def test_comm_column_cuts_at_the_first_nul():
 
 def test_event_types_name_each_type_and_its_args(con):
     assert rows(con, "SELECT category, syscall, args FROM event_types WHERE type = 'openat'") \
-        == [("file", 257, ["dirfd"])]
+        == [("file", 257, {"dirfd": "BIGINT"})]
+    assert rows(con, "SELECT args['euid'] FROM event_types WHERE type = 'setresuid'") \
+        == [("BIGINT",)]
     assert rows(con, "SELECT count(*) FROM event_types") == [(len(schema.EVENTS),)]
     # one row per type however many captures: joining it does not multiply events
     assert rows(con, "SELECT count(*) FROM events JOIN event_types USING (type)") == [(6,)]
