@@ -55,27 +55,31 @@ class Images:
         self.key_procs = self.procs
         self.key_sinces = self.sinces
         self.key_exes = pa.array([], pa.string())
-        self.start = 0
         self.timed = False
 
-    def window(self, pairs: list) -> list[pa.RecordBatch]:
-        """One flush window's (group, batch) pairs -> its batches in SCHEMA."""
-        if not pairs:
-            return []
-        life_rows = []
+    def window(self, pairs) -> list[pa.RecordBatch]:
+        """One flush window's (group, batch) pairs -> its batches in SCHEMA. Each group
+        is let go as soon as its lifecycle rows are out (a gathered group is a copy of
+        its rows' columns): only the batches wait for the window's images."""
+        kept, life_rows = [], []
         for g, batch in pairs:
             if g.etype.name in batches.LIFECYCLE:
                 life_rows += batches.lifecycle_rows(g, batch.column("seq"))
+            kept.append(batch)
+        g = None
+        if not kept:
+            return []
         life_rows.sort(key=lambda r: r["seq"])
         for r in life_rows:
             if r["type"] == "procfork" and r.get("child_pid") not in (None, r["pid"]):
                 self.forks.setdefault(r["child_pid"], r["ts"])
-        pids = [batch.column("pid").to_numpy() for _g, batch in pairs]
-        seqs = [batch.column("seq").to_numpy() for _g, batch in pairs]
+        pids = [batch.column("pid").to_numpy() for batch in kept]
+        seqs = [batch.column("seq").to_numpy() for batch in kept]
         pid, seq = np.concatenate(pids), np.concatenate(seqs)
         if pid.min() < 0 or pid.max() >> 32:
             raise InputError(f"an event's pid is out of range: {pid.min()} .. {pid.max()}")
-        steps = self._first_sights(pairs, pid, seq)
+        start = int(seq.min())
+        steps = self._first_sights(kept, pid, seq, start)
         steps += [(r["seq"], 1, r) for r in life_rows]
         steps.sort(key=lambda s: s[:2])   # a pid's first sight before its own row's event
         lives = self.lives
@@ -84,29 +88,31 @@ class Images:
                 lives.event(what)
             else:
                 lives.seen(*what)
-        self._add_images(int(seq.min()))
-        return [self._with_images(batch, pid.astype(np.uint64), seq - self.start,
+        self._add_images(start)
+        return [self._with_images(batch, pid.astype(np.uint64), seq - start,
                                   batch.column("ts_ns").to_numpy())
-                for (_g, batch), pid, seq in zip(pairs, pids, seqs)]
+                for batch, pid, seq in zip(kept, pids, seqs)]
 
-    def _first_sights(self, pairs, pid, seq) -> list:
-        """(seq, 0, seen() arguments) of each pid met first in this window."""
+    def _first_sights(self, kept, pid, seq, start: int) -> list:
+        """(seq, 0, seen() arguments) of each pid met first in this window: the facts
+        of its first row by seq, and the least ts of its rows."""
         new = np.flatnonzero(~self._met(pid))
         if not len(new):
             return []
-        order = new[np.lexsort((seq[new], pid[new]))]
+        # grouped by pid (a stable sort is a fast one here: each batch is in seq order)
+        order = new[np.argsort(pid[new], kind="stable")]
         by_pid = pid[order]
         starts = np.flatnonzero(np.r_[True, by_pid[1:] != by_pid[:-1]])
-        first = order[starts]                  # each new pid's first row (by seq)
+        first_seq = np.minimum.reduceat(seq[order], starts)
+        ts = np.concatenate([b.column("ts_ns").to_numpy() for b in kept])
+        least_ts = np.minimum.reduceat(ts[order], starts).tolist()
+        row_at = np.empty(len(seq), np.int64)  # the window's seqs are start, start + 1, ...
+        row_at[seq - start] = np.arange(len(seq))
+        first = pa.array(row_at[first_seq - start])
         self._meet(by_pid[starts])
-
-        def column(name, rows):
-            return pa.chunked_array([b.column(name) for _g, b in pairs]).take(rows)
-        ts_sorted = column("ts_ns", pa.array(order)).to_numpy()
-        least_ts = np.minimum.reduceat(ts_sorted, starts).tolist()
-        at = pa.array(first)
-        facts = zip(seq[first].tolist(), pid[first].tolist(), least_ts,
-                    *(column(c, at).to_pylist() for c in ("ppid", "comm", "uid", "gid")))
+        facts = zip(first_seq.tolist(), by_pid[starts].tolist(), least_ts, *(
+            pa.chunked_array([b.column(c) for b in kept]).take(first).to_pylist()
+            for c in ("ppid", "comm", "uid", "gid")))
         forks = self.forks
         return [(s, 0, (s, p, ts, ppid, comm.encode() if comm else None, uid, gid,
                         forks.get(p)))
@@ -146,7 +152,6 @@ class Images:
             self.sinces = np.concatenate([self.sinces, np.array(
                 [_NEVER if r[4] is None else r[4] for r in new], np.int64)])
             self.exes += [_text(r[3]) for r in new]
-        self.start = start
         since = np.maximum(self.seqs - (start - 1), 0).astype(np.uint64)
         keys = (self.pids << np.uint64(32)) | since
         order = np.argsort(keys, kind="stable")   # of equal keys the one made last wins

@@ -143,10 +143,10 @@ def _batches(cap: Capture, lives: Lifetimes | None = None):
     gather = batches.Gatherer(WINDOW_ROWS)
     base = 0
     for groups, order in cap.chunks(raw_comm=True):
-        pairs = list(gather.add(groups, order, base))
+        pairs = gather.add(groups, order, base)
         base += len(order)
         yield from look.window(pairs)
-    yield from look.window(list(gather.flush()))
+    yield from look.window(gather.flush())
 
 
 def _insert_events(con, stream, capture: int, host: str) -> None:
