@@ -17,8 +17,9 @@ could start before a row already passed on (the recorder holds events back a whi
 sort them, not for ever). Within a chunk seq is time order, so on the same facts the
 two agree. And (pid, seq) packs into one uint64 key, so the lookup is one
 searchsorted: pid (u32) above, below the seq counted from the window's start, where
-every image of an earlier window counts as 0 (of those only a pid's latest matters,
-and the stable sort keeps images in the order they were made)."""
+every image of an earlier window counts as 0: of those only a pid's latest matters
+(the stable sort keeps images in the order they were made), the others are dropped,
+so what is kept is at most an image per pid plus the window's own."""
 import numpy as np
 import pyarrow as pa
 
@@ -42,19 +43,15 @@ class Images:
         self.lives = lives
         self.met = np.zeros(1 << 16, np.bool_)   # pid -> has had a row
         self.met_above: set[int] = set()         # pids met from TABLE_PIDS on (odd)
-        self.forks: dict[int, int] = {}          # child pid -> ts of its first fork
-        # every image so far in the order made: pid, seq, proc_id, exe, since_ns
+        self.forks: dict[int, int] = {}          # pid not met -> ts of its first fork
+        # the images that can still apply, sorted by key (this window's): pid, seq,
+        # proc_id, since_ns (_NEVER but for a snapshot's), exe
+        self.keys = np.zeros(0, np.uint64)
         self.pids = np.zeros(0, np.uint64)
         self.seqs = np.zeros(0, np.int64)
         self.procs = np.zeros(0, np.uint64)
         self.sinces = np.zeros(0, np.int64)
-        self.exes: list = []
-        self._taken = 0                          # lives.images already in those
-        # this window's lookup: the images' keys sorted, the rest in that order
-        self.keys = np.zeros(0, np.uint64)
-        self.key_procs = self.procs
-        self.key_sinces = self.sinces
-        self.key_exes = pa.array([], pa.string())
+        self.exes = pa.array([], pa.string())
         self.timed = False
 
     def window(self, pairs) -> list[pa.RecordBatch]:
@@ -70,9 +67,11 @@ class Images:
         if not kept:
             return []
         life_rows.sort(key=lambda r: r["seq"])
-        for r in life_rows:
-            if r["type"] == "procfork" and r.get("child_pid") not in (None, r["pid"]):
-                self.forks.setdefault(r["child_pid"], r["ts"])
+        for r in life_rows:   # (a child pid no row can have is left out)
+            child = r.get("child_pid")
+            if r["type"] == "procfork" and child is not None and child != r["pid"] \
+                    and 0 <= child < 1 << 32:
+                self.forks.setdefault(child, r["ts"])
         pids = [batch.column("pid").to_numpy() for batch in kept]
         seqs = [batch.column("seq").to_numpy() for batch in kept]
         pid, seq = np.concatenate(pids), np.concatenate(seqs)
@@ -106,7 +105,7 @@ class Images:
         first_seq = np.minimum.reduceat(seq[order], starts)
         ts = np.concatenate([b.column("ts_ns").to_numpy() for b in kept])
         least_ts = np.minimum.reduceat(ts[order], starts).tolist()
-        row_at = np.empty(len(seq), np.int64)  # the window's seqs are start, start + 1, ...
+        row_at = np.empty(int(seq.max()) - start + 1, np.int64)   # seq -> row
         row_at[seq - start] = np.arange(len(seq))
         first = pa.array(row_at[first_seq - start])
         self._meet(by_pid[starts])
@@ -114,13 +113,17 @@ class Images:
             pa.chunked_array([b.column(c) for b in kept]).take(first).to_pylist()
             for c in ("ppid", "comm", "uid", "gid")))
         forks = self.forks
-        return [(s, 0, (s, p, ts, ppid, comm.encode() if comm else None, uid, gid,
-                        forks.get(p)))
-                for s, p, ts, ppid, comm, uid, gid in facts]
+        out = [(s, 0, (s, p, ts, ppid, comm.encode() if comm else None, uid, gid,
+                       forks.get(p)))
+               for s, p, ts, ppid, comm, uid, gid in facts]
+        if forks:   # a met pid's forks matter no more
+            met = self._met(np.fromiter(forks, np.int64, len(forks)))
+            self.forks = {p: t for (p, t), m in zip(forks.items(), met.tolist()) if not m}
+        return out
 
     def _met(self, pid) -> np.ndarray:
         """Whether each pid had a row in an earlier window."""
-        if pid.max() < len(self.met):
+        if not len(pid) or pid.max() < len(self.met):
             return self.met[pid]
         low = pid < len(self.met)
         out = np.zeros(len(pid), np.bool_)
@@ -142,23 +145,30 @@ class Images:
     def _add_images(self, start: int) -> None:
         """The lookup for the window starting at seq `start`: key = pid << 32 | (seq -
         start + 1), an image made before the window 0."""
-        new = self.lives.images[self._taken:]
-        self._taken += len(new)
+        new, self.lives.images = self.lives.images, []
         new = [r for r in new if 0 <= r[1] < 1 << 32]   # others match no row's pid
+        pids, seqs, procs, sinces = self.pids, self.seqs, self.procs, self.sinces
+        exes = self.exes
         if new:
-            self.pids = np.concatenate([self.pids, np.array([r[1] for r in new], np.uint64)])
-            self.seqs = np.concatenate([self.seqs, np.array([r[2] for r in new], np.int64)])
-            self.procs = np.concatenate([self.procs, np.array([r[0] for r in new], np.uint64)])
-            self.sinces = np.concatenate([self.sinces, np.array(
+            pids = np.concatenate([pids, np.array([r[1] for r in new], np.uint64)])
+            seqs = np.concatenate([seqs, np.array([r[2] for r in new], np.int64)])
+            procs = np.concatenate([procs, np.array([r[0] for r in new], np.uint64)])
+            sinces = np.concatenate([sinces, np.array(
                 [_NEVER if r[4] is None else r[4] for r in new], np.int64)])
-            self.exes += [_text(r[3]) for r in new]
-        since = np.maximum(self.seqs - (start - 1), 0).astype(np.uint64)
-        keys = (self.pids << np.uint64(32)) | since
+            exes = pa.concat_arrays([exes, pa.array([_text(r[3]) for r in new], pa.string())])
+        since = np.maximum(seqs - (start - 1), 0).astype(np.uint64)
+        keys = (pids << np.uint64(32)) | since
         order = np.argsort(keys, kind="stable")   # of equal keys the one made last wins
-        self.keys, self.key_procs = keys[order], self.procs[order]
-        self.key_sinces = self.sinces[order]
-        self.timed = bool((self.key_sinces != _NEVER).any())
-        self.key_exes = pa.array(self.exes, pa.string()).take(pa.array(order))
+        keys = keys[order]
+        keep = np.ones(len(keys), np.bool_)       # and the ones before it go
+        keep[:-1] = keys[1:] != keys[:-1]
+        keep |= since[order] != 0
+        order = order[keep]
+        self.keys = keys[keep]
+        self.pids, self.seqs, self.procs = pids[order], seqs[order], procs[order]
+        self.sinces = sinces[order]
+        self.exes = exes.take(pa.array(order))
+        self.timed = bool((self.sinces != _NEVER).any())
 
     def _with_images(self, batch: pa.RecordBatch, pid, seq, ts) -> pa.RecordBatch:
         n = len(pid)
@@ -170,10 +180,10 @@ class Images:
             np.maximum(at, 0, out=at)
             none = (self.keys[at] >> np.uint64(32)) != pid   # no image of its pid yet
             if self.timed:
-                none |= ts < self.key_sinces[at]
+                none |= ts < self.sinces[at]
             mask = none if none.any() else None
-            proc = pa.array(self.key_procs[at], pa.uint64(), mask=mask)
-            exe = self.key_exes.take(pa.array(at, mask=mask))
+            proc = pa.array(self.procs[at], pa.uint64(), mask=mask)
+            exe = self.exes.take(pa.array(at, mask=mask))
         return pa.RecordBatch.from_arrays(batch.columns + [proc, exe], schema=SCHEMA)
 
 

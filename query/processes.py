@@ -42,9 +42,10 @@ _FACTS = ("loginuid", "sessionid", "sid", "pgid", "tty", "container_id")
 
 class Lifetimes:
     """Builds the lifetimes of one capture, fed in seq order (query/images.py does);
-    `images` are (proc_id, pid, seq, exe, since_ns): which program a pid ran from which
-    event on, for giving every event its exe; a snapshot's from seq -1 (before the first
-    event) but only for events from its start time on (since_ns; else None)."""
+    `images` are (proc_id, pid, seq, exe, since_ns), made since their reader last took
+    them: which program a pid ran from which event on, for giving every event its exe;
+    a snapshot's from seq -1 (before the first event) but only for events from its
+    start time on (since_ns; else None)."""
 
     def __init__(self, capture: int):
         self.capture = capture
