@@ -76,7 +76,9 @@ class Lifetimes:
     def seen(self, seq, pid, ts, ppid, comm, uid, gid, fork_ts=None) -> None:
         """A pid's first event (`seq`; `ts` the least time of its events): a process
         neither in the snapshot nor forked before it (created between the snapshot and
-        the first event, or its fork lost) starts there. `fork_ts`: its first fork's."""
+        the first event, or its fork lost) starts there, its parent the lifetime its
+        ppid has then (a forked one too). `fork_ts`: the time of its first fork, if
+        known; a fork row that comes later but is no later in time makes it instead."""
         if pid in self.current or (fork_ts is not None and fork_ts <= ts):
             return
         self._new(seq, pid, ppid, ts, "seen", self.current.get(ppid), comm=comm, uid=uid,
