@@ -63,7 +63,7 @@ class Images:
             if g.etype.name in batches.LIFECYCLE:
                 life_rows += batches.lifecycle_rows(g, batch.column("seq"))
             kept.append(batch)
-        g = None
+        g = None   # the last group too
         if not kept:
             return []
         life_rows.sort(key=lambda r: r["seq"])
