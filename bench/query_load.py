@@ -66,7 +66,7 @@ def measure(kind: str, path: str) -> dict:
             events = sum(len(order) for _groups, order in chunks)
     elif kind == "arrow":
         with Capture(path) as cap:
-            events = sum(b.num_rows for b in loader._batches(cap, []))
+            events = sum(b.num_rows for b in _stream(loader, cap))
     elif kind in ("load", "views"):
         con = loader.connect()
         try:   # as `scapula query` loads for SQL that does not name fds
@@ -123,16 +123,15 @@ def insert_shares(path: str) -> dict:
     into a new table: all columns, `args` alone, all but `args`; on one thread."""
     import pyarrow as pa
     from scapula.query import loader
-    from scapula.query import schema as qs
     from scapula.replay.reader import Capture
     with Capture(path) as cap:
-        built = list(loader._batches(cap, []))
+        built = list(_stream(loader, cap))
     out = {"events": sum(b.num_rows for b in built)}
     for name, cols in (("all columns", "*"), ("args alone", "args"),
                        ("all but args", "* EXCLUDE (args)")):
         con = loader.connect()
         con.execute("SET threads = 1")
-        con.register("_b", pa.RecordBatchReader.from_batches(qs.STAGE_ARROW, iter(built)))
+        con.register("_b", pa.RecordBatchReader.from_batches(built[0].schema, iter(built)))
         t0 = time.process_time()
         con.execute(f"CREATE TABLE t AS SELECT {cols} FROM _b").fetchall()
         out[name] = time.process_time() - t0
@@ -140,6 +139,15 @@ def insert_shares(path: str) -> dict:
             "SELECT sum(memory_usage_bytes) / 1e6 FROM duckdb_memory()").fetchone()[0]
         con.close()
     return out
+
+
+def _stream(loader, cap):
+    """The loader's Arrow batches as it gives them to DuckDB (with each event's image
+    since images are computed while streaming; older loaders took a lifecycle list)."""
+    try:
+        return loader._batches(cap)
+    except TypeError:
+        return loader._batches(cap, [])
 
 
 def _arrow(result):

@@ -1,5 +1,6 @@
 """Loading captures into DuckDB: events streamed through Arrow into `events`, the process
-lifetimes built beside them and each event's given its lifetime; the small tables."""
+lifetimes built as they stream, each event given its lifetime before it is written; the
+small tables."""
 from contextlib import contextmanager
 from importlib import resources
 import os
@@ -8,7 +9,7 @@ import duckdb
 import pyarrow as pa
 
 from scapula.errors import InputError, UsageError
-from scapula.query import accounts, batches, fds
+from scapula.query import accounts, batches, fds, images
 from scapula.query import schema as qs
 from scapula.query.processes import Lifetimes
 from scapula.replay.reader import Capture
@@ -100,8 +101,8 @@ def load_one(con, path: str, warn) -> int:
 
 @contextmanager
 def _transaction(con):
-    """All of a capture's rows or none: a load that fails half way (the UPDATE after
-    the INSERT, say) must not leave events without their `captures` row."""
+    """All of a capture's rows or none: a load that fails half way (the processes
+    after the events, say) must not leave events without their `captures` row."""
     run(con, "BEGIN TRANSACTION")
     try:
         yield
@@ -125,75 +126,45 @@ def _one_thread(con):
 
 
 def _load_capture(con, cap: Capture, capture: int, st) -> None:
-    """Events go straight into `events`, written once; their process lifetime and exe,
-    which need every fork and exec first, are filled in afterwards by an UPDATE of
-    those two columns (rewriting every row's 75-field `args` again cost more)."""
+    """Events go straight into `events`, written once, each with its process lifetime
+    and exe, found while the batches stream (query/images.py); then the lifetimes."""
     host = str(cap.header.get("host", ""))
-    lifecycle: list[dict] = []
-    _insert_events(con, _batches(cap, lifecycle), capture, host)
     lives = Lifetimes(capture)
-    lives.snapshot(cap.processes)
-    first = {row[0]: row[1:] for row in con.execute(
-        "SELECT pid, min(ts_ns), arg_min(ppid, seq), arg_min(comm, seq), arg_min(uid, seq), "
-        "arg_min(gid, seq) FROM events WHERE capture = ? GROUP BY pid", [capture]).fetchall()}
-    lifecycle.sort(key=lambda r: r["seq"])
-    forks = {}
-    for r in lifecycle:
-        if r["type"] == "procfork" and r.get("child_pid") not in (None, r["pid"]):
-            forks.setdefault(r["child_pid"], r["ts"])
-    lives.seen({pid: (ts, ppid, comm.encode() if comm else None, uid, gid)
-                for pid, (ts, ppid, comm, uid, gid) in first.items()}, forks)
-    for r in lifecycle:
-        lives.event(r)
+    _insert_events(con, _batches(cap, lives), capture, host)
     _insert(con, "processes", lives.table(host))
-    _set_images(con, lives, capture)
     _small_tables(con, cap, capture, host, st)
 
 
-def _batches(cap: Capture, lifecycle: list):
-    gather = batches.Gatherer()
+WINDOW_ROWS = 1 << 18   # rows of all types gathered before a window's batches are built
+
+
+def _batches(cap: Capture, lives: Lifetimes | None = None):
+    """The capture as Arrow batches in images.SCHEMA, one flush window at a time (the
+    window's batches are held until its lifecycle rows are through `lives`)."""
+    if lives is None:
+        lives = Lifetimes(0)
+    lives.snapshot(cap.processes)
+    look = images.Images(lives)
+    gather = batches.Gatherer(WINDOW_ROWS)
     base = 0
     for groups, order in cap.chunks(raw=True):
-        yield from _keep_lifecycle(gather.add(groups, order, base), lifecycle)
+        pairs = gather.add(groups, order, base)
         base += len(order)
-    yield from _keep_lifecycle(gather.flush(), lifecycle)
-
-
-def _keep_lifecycle(pairs, lifecycle: list):
-    for g, batch in pairs:
-        if g.etype.name in batches.LIFECYCLE:
-            lifecycle += batches.lifecycle_rows(g, batch.column("seq"))
-        yield batch
+        yield from look.window(pairs)
+    yield from look.window(gather.flush())
 
 
 def _insert_events(con, stream, capture: int, host: str) -> None:
     """The Arrow stream into `events`, as it comes (no join: DuckDB would hold the
-    whole stream to build a join's hash table); exe and proc_id come later."""
-    reader = pa.RecordBatchReader.from_batches(qs.STAGE_ARROW, stream)
-    select = {"capture": f"{capture}::INTEGER", "host": "$host", "exe": "NULL",
-              "proc_id": "NULL"}
+    whole stream to build a join's hash table)."""
+    reader = pa.RecordBatchReader.from_batches(images.SCHEMA, stream)
+    select = {"capture": f"{capture}::INTEGER", "host": "$host"}
     cols = ", ".join(select.get(c.name, f'"{c.name}"') for c in qs.EVENTS)
     con.register("_batches", reader)
     try:
         run(con, f"INSERT INTO events SELECT {cols} FROM _batches", {"host": host})
     finally:
         con.unregister("_batches")
-
-
-def _set_images(con, lives: Lifetimes, capture: int) -> None:
-    """Each event's process lifetime and exe: the image its pid ran at that moment
-    (an as-of join on pid and time); events before any known image keep NULL."""
-    con.register("_images", lives.images_table())
-    try:
-        run(con, """
-            UPDATE events SET proc_id = j.proc_id, exe = j.exe
-            FROM (SELECT s.seq, i.proc_id, i.exe
-                  FROM (SELECT seq, pid, ts_ns FROM events WHERE capture = $capture) s
-                  ASOF JOIN _images i ON s.pid = i.pid AND s.ts_ns >= i.since_ns) j
-            WHERE events.capture = $capture AND events.seq = j.seq
-            """, {"capture": capture})
-    finally:
-        con.unregister("_images")
 
 
 def _small_tables(con, cap, capture: int, host: str, st) -> None:

@@ -41,8 +41,11 @@ _FACTS = ("loginuid", "sessionid", "sid", "pgid", "tty", "container_id")
 
 
 class Lifetimes:
-    """Builds the lifetimes of one capture; `images` are (proc_id, pid, since_ns, exe):
-    which program a pid ran from when, for giving every event its exe."""
+    """Builds the lifetimes of one capture, fed in seq order (query/images.py does);
+    `images` are (proc_id, pid, seq, exe, since_ns), made since their reader last took
+    them: which program a pid ran from which event on, for giving every event its exe;
+    a snapshot's from seq -1 (before the first event) but only for events from its
+    start time on (since_ns; else None)."""
 
     def __init__(self, capture: int):
         self.capture = capture
@@ -50,17 +53,18 @@ class Lifetimes:
         self.current: dict[int, Life] = {}
         self.images: list[tuple] = []
 
-    def _new(self, pid, ppid, start_ns, origin, parent=None, **kw) -> Life:
+    def _new(self, seq, pid, ppid, start_ns, origin, parent=None, **kw) -> Life:
         life = Life((self.capture << 32) | len(self.lives), pid, ppid, start_ns, origin,
                     parent.proc_id if parent is not None else None, **kw)
         self.lives.append(life)
         self.current[pid] = life
-        self.images.append((life.proc_id, pid, start_ns or 0, life.exe))
+        self.images.append((life.proc_id, pid, seq, life.exe,
+                            (start_ns or 0) if origin == "snapshot" else None))
         return life
 
     def snapshot(self, processes: list[dict]) -> None:
         for p in processes:
-            self._new(p["pid"], p.get("ppid", 0), p.get("start_ns"), "snapshot",
+            self._new(-1, p["pid"], p.get("ppid", 0), p.get("start_ns"), "snapshot",
                       comm=p.get("comm"), exe=p.get("exe"), argv=list(p.get("args") or []),
                       cwd=p.get("cwd"), uid=p.get("uid"), euid=p.get("euid"), gid=p.get("gid"),
                       **{k: p.get(k) for k in _FACTS})
@@ -69,19 +73,22 @@ class Lifetimes:
             if parent is not None and parent is not life:
                 life.parent_id = parent.proc_id
 
-    def seen(self, first: dict[int, tuple], fork_starts: dict[int, int]) -> None:
-        """Processes with events but neither in the snapshot nor forked before them
-        (created between the snapshot and the first event): from their first event."""
-        for pid, (ts, ppid, comm, uid, gid) in sorted(first.items(), key=lambda kv: kv[1][0]):
-            if pid in self.current or fork_starts.get(pid, ts + 1) <= ts:
-                continue
-            self._new(pid, ppid, ts, "seen", self.current.get(ppid), comm=comm, uid=uid, gid=gid)
+    def seen(self, seq, pid, ts, ppid, comm, uid, gid, fork_ts=None) -> None:
+        """A pid's first event (`seq`; `ts` the least time of its events): a process
+        neither in the snapshot nor forked before it (created between the snapshot and
+        the first event, or its fork lost) starts there, its parent the lifetime its
+        ppid has then (a forked one too). `fork_ts`: the time of its first fork, if
+        known; a fork row that comes later but is no later in time makes it instead."""
+        if pid in self.current or (fork_ts is not None and fork_ts <= ts):
+            return
+        self._new(seq, pid, ppid, ts, "seen", self.current.get(ppid), comm=comm, uid=uid,
+                  gid=gid)
 
     def event(self, ev: dict) -> None:
-        """One procfork/procexec/procexit row (in time order)."""
+        """One procfork/procexec/procexit row (in seq order)."""
         cur = self.current.get(ev["pid"])
         if cur is None:
-            cur = self._new(ev["pid"], ev["ppid"], ev["ts"], "seen",
+            cur = self._new(ev["seq"], ev["pid"], ev["ppid"], ev["ts"], "seen",
                             self.current.get(ev["ppid"]), comm=ev["comm"], uid=ev["uid"],
                             gid=ev["gid"])
         kind = ev["type"]
@@ -89,7 +96,7 @@ class Lifetimes:
             child = ev.get("child_pid")
             if child is None or child == ev["pid"]:
                 return  # a new thread, not a new process
-            life = self._new(child, ev["pid"], ev["ts"], "fork", cur, comm=ev["comm"],
+            life = self._new(ev["seq"], child, ev["pid"], ev["ts"], "fork", cur, comm=ev["comm"],
                              exe=ev.get("exe") or cur.exe, argv=list(cur.argv),
                              cwd=_cwd(ev) or cur.cwd, uid=ev["uid"], gid=ev["gid"],
                              euid=cur.euid)
@@ -101,7 +108,7 @@ class Lifetimes:
             cur.comm = ev["comm"]
             cur.execs += 1
             _take_facts(cur, ev, cur)
-            self.images.append((cur.proc_id, cur.pid, ev["ts"], cur.exe))
+            self.images.append((cur.proc_id, cur.pid, ev["seq"], cur.exe, None))
         elif kind == "procexit" and ev["tid"] == ev["pid"]:
             cur.end_ns = ev["ts"]
             cur.exit_code = ev.get("status")
@@ -129,16 +136,6 @@ class Lifetimes:
             for k, col in cols.items():  # columns filled later (user names) start NULL
                 col.append(row.get(k))
         return pa.table(cols, schema=qs.arrow_schema(qs.PROCESSES))
-
-    def images_table(self) -> pa.Table:
-        """Every lifetime's first image and every exec: (proc_id, pid, since_ns, exe)."""
-        rows = self.images
-        return pa.table({
-            "proc_id": pa.array([r[0] for r in rows], pa.uint64()),
-            "pid": pa.array([r[1] for r in rows], pa.int64()),
-            "since_ns": pa.array([r[2] for r in rows], pa.int64()),
-            "exe": pa.array([_text(r[3]) for r in rows], pa.string()),
-        })
 
 
 def _cwd(ev: dict):

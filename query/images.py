@@ -1,0 +1,196 @@
+"""Each event's process lifetime and exe, computed while the batches stream, before the
+INSERT: the rows of one flush window (a contiguous seq range) at a time.
+
+The window's process facts go to `Lifetimes` first, in seq order: the procfork/
+procexec/procexit rows (few, as dicts) and the first sight of every pid not met in an
+earlier window (found vectorised: its first row by seq, the least ts of its rows).
+Then every row of every batch gets the latest image (snapshot, first sight, fork or
+exec) of its pid that starts at or before it: an as-of lookup, one numpy searchsorted
+of (pid, seq) keys over the sorted image keys (pyarrow has no searchsorted). A row
+before any image of its pid keeps NULL; so does one of a snapshot's pid from before
+that process's start time (an earlier process with the pid, before the snapshot).
+
+Why seq and not time: an image starts at the event that made it, and a window's rows
+all come after every image of earlier windows in seq, so the images known when a
+window is done are all the images its rows can have; in time, a later chunk's fork
+could start before a row already passed on (the recorder holds events back a while to
+sort them, not for ever). Within a chunk seq is time order, so on the same facts the
+two agree. And (pid, seq) packs into one uint64 key, so the lookup is one
+searchsorted: pid (u32) above, below the seq counted from the window's start, where
+every image of an earlier window counts as 0: of those only a pid's latest matters
+(the stable sort keeps images in the order they were made), the others are dropped,
+so what is kept is at most an image per pid plus the window's own."""
+import numpy as np
+import pyarrow as pa
+
+from scapula.errors import InputError
+from scapula.query import batches
+from scapula.query import schema as qs
+from scapula.query.processes import Lifetimes
+
+# The stream the INSERT reads: the staged columns and each row's image.
+SCHEMA = qs.STAGE_ARROW.append(pa.field("proc_id", pa.uint64())).append(
+    pa.field("exe", pa.string()))
+
+TABLE_PIDS = 1 << 22     # Linux's PID_MAX_LIMIT: pids met are looked up in a table
+
+
+class Images:
+    """Feeds `lives` window by window and gives each window's batches their images.
+    Holds per process, never per event: the images' keys and a table of pids met."""
+
+    def __init__(self, lives: Lifetimes):
+        self.lives = lives
+        self.met = np.zeros(1 << 16, np.bool_)   # pid -> has had a row
+        self.met_above: set[int] = set()         # pids met from TABLE_PIDS on (odd)
+        self.forks: dict[int, int] = {}          # pid not met -> ts of its first fork
+        # the images that can still apply, sorted by key (this window's): pid, seq,
+        # proc_id, since_ns (_NEVER but for a snapshot's), exe
+        self.keys = np.zeros(0, np.uint64)
+        self.pids = np.zeros(0, np.uint64)
+        self.seqs = np.zeros(0, np.int64)
+        self.procs = np.zeros(0, np.uint64)
+        self.sinces = np.zeros(0, np.int64)
+        self.exes = pa.array([], pa.string())
+        self.timed = False
+
+    def window(self, pairs) -> list[pa.RecordBatch]:
+        """One flush window's (group, batch) pairs -> its batches in SCHEMA. Each group
+        is let go as soon as its lifecycle rows are out (a gathered group is a copy of
+        its rows' columns): only the batches wait for the window's images."""
+        kept, life_rows = [], []
+        for g, batch in pairs:
+            if g.etype.name in batches.LIFECYCLE:
+                life_rows += batches.lifecycle_rows(g, batch.column("seq"))
+            kept.append(batch)
+        g = None   # the last group too
+        if not kept:
+            return []
+        life_rows.sort(key=lambda r: r["seq"])
+        for r in life_rows:   # (a child pid no row can have is left out)
+            child = r.get("child_pid")
+            if r["type"] == "procfork" and child is not None and child != r["pid"] \
+                    and 0 <= child < 1 << 32:
+                self.forks.setdefault(child, r["ts"])
+        pids = [batch.column("pid").to_numpy() for batch in kept]
+        seqs = [batch.column("seq").to_numpy() for batch in kept]
+        pid, seq = np.concatenate(pids), np.concatenate(seqs)
+        if pid.min() < 0 or pid.max() >> 32:
+            raise InputError(f"an event's pid is out of range: {pid.min()} .. {pid.max()}")
+        start = int(seq.min())
+        steps = self._first_sights(kept, pid, seq, start)
+        steps += [(r["seq"], 1, r) for r in life_rows]
+        steps.sort(key=lambda s: s[:2])   # a pid's first sight before its own row's event
+        lives = self.lives
+        for _seq, kind, what in steps:
+            if kind:
+                lives.event(what)
+            else:
+                lives.seen(*what)
+        self._add_images(start)
+        return [self._with_images(batch, pid.astype(np.uint64), seq - start,
+                                  batch.column("ts_ns").to_numpy())
+                for batch, pid, seq in zip(kept, pids, seqs)]
+
+    def _first_sights(self, kept, pid, seq, start: int) -> list:
+        """(seq, 0, seen() arguments) of each pid met first in this window: the facts
+        of its first row by seq, and the least ts of its rows."""
+        new = np.flatnonzero(~self._met(pid))
+        if not len(new):
+            return []
+        # grouped by pid (a stable sort is a fast one here: each batch is in seq order)
+        order = new[np.argsort(pid[new], kind="stable")]
+        by_pid = pid[order]
+        starts = np.flatnonzero(np.r_[True, by_pid[1:] != by_pid[:-1]])
+        first_seq = np.minimum.reduceat(seq[order], starts)
+        ts = np.concatenate([b.column("ts_ns").to_numpy() for b in kept])
+        least_ts = np.minimum.reduceat(ts[order], starts).tolist()
+        row_at = np.empty(int(seq.max()) - start + 1, np.int64)   # seq -> row
+        row_at[seq - start] = np.arange(len(seq))
+        first = pa.array(row_at[first_seq - start])
+        self._meet(by_pid[starts])
+        facts = zip(first_seq.tolist(), by_pid[starts].tolist(), least_ts, *(
+            pa.chunked_array([b.column(c) for b in kept]).take(first).to_pylist()
+            for c in ("ppid", "comm", "uid", "gid")))
+        forks = self.forks
+        out = [(s, 0, (s, p, ts, ppid, comm.encode() if comm else None, uid, gid,
+                       forks.get(p)))
+               for s, p, ts, ppid, comm, uid, gid in facts]
+        if forks:   # a met pid's forks matter no more
+            met = self._met(np.fromiter(forks, np.int64, len(forks)))
+            self.forks = {p: t for (p, t), m in zip(forks.items(), met.tolist()) if not m}
+        return out
+
+    def _met(self, pid) -> np.ndarray:
+        """Whether each pid had a row in an earlier window."""
+        if not len(pid) or pid.max() < len(self.met):
+            return self.met[pid]
+        low = pid < len(self.met)
+        out = np.zeros(len(pid), np.bool_)
+        out[low] = self.met[pid[low]]
+        out[~low] = np.isin(pid[~low], np.fromiter(self.met_above, np.int64))
+        return out
+
+    def _meet(self, pids) -> None:
+        low = pids < TABLE_PIDS
+        small = pids[low]
+        top = int(small.max()) + 1 if len(small) else 0
+        if top > len(self.met):   # the table covers every pid below TABLE_PIDS met
+            grown = np.zeros(min(max(top, 2 * len(self.met)), TABLE_PIDS), np.bool_)
+            grown[:len(self.met)] = self.met
+            self.met = grown
+        self.met[small] = True
+        self.met_above.update(pids[~low].tolist())
+
+    def _add_images(self, start: int) -> None:
+        """The lookup for the window starting at seq `start`: key = pid << 32 | (seq -
+        start + 1), an image made before the window 0."""
+        new, self.lives.images = self.lives.images, []
+        new = [r for r in new if 0 <= r[1] < 1 << 32]   # others match no row's pid
+        pids, seqs, procs, sinces = self.pids, self.seqs, self.procs, self.sinces
+        exes = self.exes
+        if new:
+            pids = np.concatenate([pids, np.array([r[1] for r in new], np.uint64)])
+            seqs = np.concatenate([seqs, np.array([r[2] for r in new], np.int64)])
+            procs = np.concatenate([procs, np.array([r[0] for r in new], np.uint64)])
+            sinces = np.concatenate([sinces, np.array(
+                [_NEVER if r[4] is None else r[4] for r in new], np.int64)])
+            exes = pa.concat_arrays([exes, pa.array([_text(r[3]) for r in new], pa.string())])
+        since = np.maximum(seqs - (start - 1), 0).astype(np.uint64)
+        keys = (pids << np.uint64(32)) | since
+        order = np.argsort(keys, kind="stable")   # of equal keys the one made last wins
+        keys = keys[order]
+        keep = np.ones(len(keys), np.bool_)       # and the ones before it go
+        keep[:-1] = keys[1:] != keys[:-1]
+        keep |= since[order] != 0
+        order = order[keep]
+        self.keys = keys[keep]
+        self.pids, self.seqs, self.procs = pids[order], seqs[order], procs[order]
+        self.sinces = sinces[order]
+        self.exes = exes.take(pa.array(order))
+        self.timed = bool((self.sinces != _NEVER).any())
+
+    def _with_images(self, batch: pa.RecordBatch, pid, seq, ts) -> pa.RecordBatch:
+        n = len(pid)
+        if not len(self.keys):
+            proc, exe = batches.nulls(n, pa.uint64()), batches.nulls(n, pa.string())
+        else:
+            at = np.searchsorted(self.keys, (pid << np.uint64(32)) | (seq + 1).astype(np.uint64),
+                                 side="right") - 1
+            np.maximum(at, 0, out=at)
+            none = (self.keys[at] >> np.uint64(32)) != pid   # no image of its pid yet
+            if self.timed:
+                none |= ts < self.sinces[at]
+            mask = none if none.any() else None
+            proc = pa.array(self.procs[at], pa.uint64(), mask=mask)
+            exe = self.exes.take(pa.array(at, mask=mask))
+        return pa.RecordBatch.from_arrays(batch.columns + [proc, exe], schema=SCHEMA)
+
+
+_NEVER = np.iinfo(np.int64).min   # since_ns of images that hold from their seq on
+
+
+def _text(b):
+    if b is None or isinstance(b, str):
+        return b
+    return b.decode("utf-8", "backslashreplace")
