@@ -20,6 +20,7 @@ _TEXT_KINDS = {"path", "str", "abspath", "container"}
 # JSON forbids these raw in a string; any other character may stand as it is.
 _CONTROL = [chr(c) for c in range(0x20)]
 _CONTROL_RE = "[\x00-\x1f]"
+_SPECIAL_RE = '[\\\\"\x00-\x1f]'   # what escaped() changes
 
 
 def objects(etype, params: dict, n: int, column, lookup) -> pa.Array:
@@ -76,7 +77,10 @@ _FIELDS: dict = {}
 
 def escaped(text: pa.Array, nul: str | None = None) -> pa.Array:
     """Text made safe inside a JSON string: backslash, quote and control characters.
-    `nul`: what a NUL becomes instead (the separator of an argv block's arguments)."""
+    `nul`: what a NUL becomes instead (the separator of an argv block's arguments).
+    Text that has none of them (most paths) is returned as it is after one pass."""
+    if nul is None and not pc.any(pc.match_substring_regex(text, _SPECIAL_RE)).as_py():
+        return text
     text = pc.replace_substring(text, "\\", "\\\\")
     text = pc.replace_substring(text, '"', '\\"')
     if nul is not None:
@@ -93,13 +97,19 @@ def _quoted(text: pa.Array) -> pa.Array:
 
 def _array(blocks) -> pa.Array:
     """argv/envp blocks (each argument followed by a NUL) as JSON arrays of strings,
-    without splitting them: the NULs become the '","' between the arguments."""
+    without splitting them: the NULs become the '","' between the arguments. Each
+    distinct block is written once: the same environment comes exec after exec."""
     raw = blocks if isinstance(blocks, pa.Array) else pa.array(blocks, pa.binary())
+    d = pc.dictionary_encode(raw)
+    raw = d.dictionary
     # A last NUL ends the last argument; a block without one was cut short, its last
     # argument partial (split_argv's rule).
-    body = pc.if_else(pc.ends_with(raw, b"\0"), pc.binary_slice(raw, 0, -1), raw)
+    ended = pc.ends_with(raw, b"\0")
+    body = pc.binary_slice(raw, 0, -1)
+    if not pc.all(ended).as_py():
+        body = pc.if_else(ended, body, raw)
     joined = pc.binary_join_element_wise('["', escaped(_utf8(body), nul='","'), '"]', "")
-    return pc.if_else(pc.equal(pc.binary_length(raw), 0), "[]", joined)
+    return pc.take(pc.if_else(pc.equal(pc.binary_length(raw), 0), "[]", joined), d.indices)
 
 
 def _utf8(values: pa.Array) -> pa.Array:
