@@ -26,7 +26,9 @@ _SPECIAL_RE = '[\\\\"\x00-\x1f]'   # what escaped() changes
 def objects(etype, params: dict, n: int, column, lookup) -> pa.Array:
     """The JSON text of each of `n` rows of one event type. `params` are its parameter
     columns; `column(values, n, type)` and `lookup(values, n, fn, type)` are the batch
-    builder's converters (batches.column, batches._lookup)."""
+    builder's converters (batches.column, batches._lookup). The text is valid JSON by
+    construction: the loader hands it to DuckDB as Arrow's JSON type, which DuckDB
+    takes without parsing it again (35 ns a row against 64)."""
     pieces = []   # each a field's '"name":value' text, its separator in front
     for p in _fields(etype):
         if p.name not in params:

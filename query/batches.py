@@ -181,7 +181,8 @@ def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
         names = VALUE_TABLES["domain"]
         out["family"] = _lookup(params["domain"], n, lambda v: names.get(v, str(v)),
                                 pa.string())
-    out["args"] = args_json.objects(etype, params, n, column, _lookup)
+    out["args"] = pa.ExtensionArray.from_storage(
+        pa.json_(), args_json.objects(etype, params, n, column, _lookup))
     arrays = [out[f.name] if f.name in out else nulls(n, f.type) for f in qs.STAGE_ARROW]
     return pa.RecordBatch.from_arrays(arrays, schema=qs.STAGE_ARROW)
 

@@ -133,7 +133,7 @@ def arg(name: str, table: str = "") -> str:
 
 
 STAGE_ARROW = pa.schema([(c.name, SQL_ARROW[c.sql]) for c in STAGE_COLUMNS] +
-                        [("args", pa.string())])
+                        [("args", pa.json_())])   # DuckDB takes it as JSON unchecked
 EVENTS = COMMON + FAMILY + (C("args", "JSON", ARGS_DESC),)
 
 # --- the other tables -------------------------------------------------------------------
