@@ -36,4 +36,4 @@ bench-replay: setup
 # 1.2M one and reuses both; then about 6 minutes on a 2-vCPU machine.
 .PHONY: bench-query
 bench-query: setup
-	@$(VENV)/python bench/query_load.py --file-db
+	@$(VENV)/python bench/query_load.py

@@ -5,20 +5,20 @@
    (the 1.2M one is the same file).
 2. Each measurement runs in a fresh Python process, so its peak RSS (getrusage maxrss)
    is the measurement's own: `decode` reads every chunk (decompress, unpack), `arrow`
-   also builds the loader's Arrow batches, `load` is `loader.load` into an in-memory
-   DuckDB, as `scapula query` does. Phases are differences of medians: Arrow = arrow -
-   decode, DuckDB = load - arrow (the insert, the process table, the joins). Rates are
+   also builds the loader's Arrow batches (each event's process image included), `load`
+   is `loader.load` as `scapula query` does it: in memory, or for a capture of more
+   than query/storage.py's IN_MEMORY_EVENTS into a temporary database file under a
+   memory limit; such a capture is also loaded in memory (`memory`), for comparison.
+   Phases are differences of medians: Arrow = arrow - decode, DuckDB = load - arrow
+   (the insert, the process table, the small tables). Rates are
    events per second of the process's CPU time, DuckDB's threads included, so "one
    core" means one core's worth of CPU. --rounds rounds, the order rotating; medians.
    --baseline REV measures that git revision's loader too, interleaved in the same
    rounds (its tree is unpacked into a temporary folder put first on PYTHONPATH).
-3. Views on the largest capture: each query run --view-rounds times after one load,
-   the result fetched as Arrow; median wall seconds.
-4. With --file-db: the largest loaded into a database file (as `--db` does), as is and
-   with DuckDB's memory_limit set, once each: the in-memory database holds every row
-   uncompressed, a file lets DuckDB write blocks out and keep less in memory.
-5. Where DuckDB's insert time and memory go: the same batches taken into a table
-   whole, as the `args` struct alone, and without it (memory: duckdb_memory()).
+3. Views on the largest capture, loaded as `scapula query` does: each query run
+   --view-rounds times after one load, the result fetched as Arrow; median wall seconds.
+4. Where DuckDB's insert time and memory go: the same batches taken into a table
+   whole, `args` alone, and without it (memory: duckdb_memory()).
 
 Run: `make bench-query` or `.venv/bin/python bench/query_load.py [--rounds N]
 [--baseline REV]`; recording a missing capture needs root.
@@ -67,31 +67,37 @@ def measure(kind: str, path: str) -> dict:
     elif kind == "arrow":
         with Capture(path) as cap:
             events = sum(b.num_rows for b in _stream(loader, cap))
-    elif kind in ("load", "views"):
-        con = loader.connect()
+    elif kind in ("load", "memory", "views"):
+        # "load" and "views" as `scapula query` does: a temporary database file under a
+        # memory limit for a large capture (query/storage.py); "memory": in memory anyway
+        store = None
+        if kind != "memory":
+            try:
+                from scapula.query import storage
+                store = storage.Storage([path], None)
+            except ImportError:   # a loader from before bounded loads
+                pass
+        con = loader.connect(store.db if store else None)
+        if store:
+            store.configure(con)
         try:   # as `scapula query` loads for SQL that does not name fds
             loader.load(con, [path], fd_lifetimes=False)
         except TypeError:   # a loader from before fd lifetimes were put off
             loader.load(con, [path])
         events = con.execute("SELECT count(*) FROM events").fetchone()[0]
+        where = (f"file, limit {store.memory_limit}" if store and store.tmp else "memory")
         if kind == "load" and hasattr(loader, "build_fds"):   # timed apart, after
             cpu = time.process_time()
             loader.build_fds(con, [1])
             fds_cpu = time.process_time() - cpu
-    elif kind.startswith("db-file"):   # as `scapula query --db FILE`; "db-file 400MB": capped
-        with tempfile.TemporaryDirectory(prefix="scapula-qbench-") as tmp:
-            con = loader.connect(str(Path(tmp) / "q.duckdb"))
-            if " " in kind:
-                con.execute(f"SET memory_limit = '{kind.split()[1]}'").fetchall()
-            loader.load(con, [path], fd_lifetimes=False)
-            events = con.execute("SELECT count(*) FROM events").fetchone()[0]
-            con.close()
     elif kind == "columns":
         return insert_shares(path)
     else:
         raise SystemExit(f"bench: unknown measurement {kind}")
     out = {"events": events, "cpu": time.process_time() - t0, "wall": time.perf_counter() - w0,
            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if kind in ("load", "memory"):
+        out["where"] = where
     if kind == "load" and hasattr(loader, "build_fds"):
         out["cpu"] -= fds_cpu
         out["wall"] -= fds_cpu
@@ -205,9 +211,6 @@ def main() -> None:
     ap.add_argument("--view-rounds", type=int, default=5)
     ap.add_argument("--baseline", help="also measure this git revision's loader")
     ap.add_argument("--profile", action="store_true", help="cProfile one load of the first")
-    ap.add_argument("--file-db", metavar="LIMIT", nargs="?", const="400MB",
-                    help="also load the largest into a database file, as is and with "
-                         "DuckDB's memory_limit set to LIMIT (default 400MB)")
     ap.add_argument("--measure", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
@@ -229,17 +232,10 @@ def main() -> None:
         got = spawn("views", paths[-1], None, {"VIEW_ROUNDS": str(args.view_rounds)})
         for name, v in got["views"].items():
             print(f"  {name:<28}{v['rows']:>10,} rows {v['wall']:8.3f} s   ({v['sql']})")
-        if args.file_db:
-            print(f"\n{paths[-1].name} into a database file (`scapula query --db`), once "
-                  "each:")
-            for kind in ("db-file", f"db-file {args.file_db}"):
-                m = spawn(kind, paths[-1], None)
-                print(f"  {kind:<16}{rate(m):>10,.0f} ev/s of CPU, {m['cpu']:.2f} CPU s, "
-                      f"peak RSS {m['rss_mb']:.0f} MB")
         got = [spawn("columns", paths[0], None) for _ in range(args.rounds)]
         print(f"\nwhere DuckDB's insert time goes, {paths[0].name}: the loader's batches "
               f"(built first) into a new table on one thread, {args.rounds} runs, medians; "
-              f"`args` is the {len(qs_args())}-field struct")
+              "`args` is JSON text")
         for name in ("all columns", "args alone", "all but args"):
             s = med([g[name] for g in got])
             mb = med([g[name + " MB"] for g in got])
@@ -253,13 +249,11 @@ def main() -> None:
                   .replace(str(ROOT) + "/", ""))
 
 
-def qs_args():
-    from scapula.query import schema as qs
-    return qs.ARGS_KEYS
-
-
 def rounds(path: Path, trees: dict, n: int) -> dict:
-    configs = [(tree, kind) for tree in trees for kind in PHASES]
+    """n rounds of every phase of every tree, the order rotating; a capture large enough
+    for `scapula query` to load it into a file is also loaded in memory ("memory")."""
+    kinds = PHASES + (("memory",) if _bounded(path) else ())
+    configs = [(tree, kind) for tree in trees for kind in kinds]
     out = {c: [] for c in configs}
     for r in range(n):
         order = configs[r % len(configs):] + configs[:r % len(configs)]
@@ -268,6 +262,14 @@ def rounds(path: Path, trees: dict, n: int) -> dict:
         loads = "; ".join(f"{tree} {rate(out[(tree, 'load')][-1]):,.0f}" for tree in trees)
         print(f"  {path.name} round {r + 1}/{n}: load {loads} ev/s", flush=True)
     return out
+
+
+def _bounded(path: Path) -> bool:
+    try:
+        from scapula.query import storage
+    except ImportError:
+        return False
+    return storage.events_in([path]) > storage.IN_MEMORY_EVENTS
 
 
 def rate(m: dict) -> float:
@@ -282,9 +284,16 @@ def report(path: Path, results: dict, trees: dict) -> None:
         events = results[(tree, "load")][0]["events"]
         rates = [rate(m) for m in results[(tree, "load")]]
         print(f"\n{path.name} ({path.stat().st_size / 1e6:.0f} MB, {events:,} events), {tree}:")
-        print(f"  end to end: {events / cpu['load']:,.0f} ev/s of CPU (rounds "
+        where = results[(tree, "load")][0].get("where", "memory")
+        print(f"  end to end, into {where}: {events / cpu['load']:,.0f} ev/s of CPU (rounds "
               f"{min(rates):,.0f} to {max(rates):,.0f}); {cpu['load']:.2f} CPU s, {wall:.2f} "
               f"wall s; target >= {TARGET_RATE:,}")
+        mem = results.get((tree, "memory"))
+        if mem:
+            m_cpu = med([m["cpu"] for m in mem])
+            print(f"  the same in memory: {events / m_cpu:,.0f} ev/s of CPU (rounds "
+                  f"{min(rate(m) for m in mem):,.0f} to {max(rate(m) for m in mem):,.0f}); "
+                  f"peak RSS {max(m['rss_mb'] for m in mem):.0f} MB")
         parts = (("decompress + unpack", cpu["decode"]),
                  ("Arrow batches", cpu["arrow"] - cpu["decode"]),
                  ("DuckDB insert, processes, joins", cpu["load"] - cpu["arrow"]))
