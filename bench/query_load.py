@@ -71,12 +71,10 @@ def measure(kind: str, path: str) -> dict:
         # "load" and "views" as `scapula query` does: a temporary database file under a
         # memory limit for a large capture (query/storage.py); "memory": in memory anyway
         store = None
-        if kind != "memory":
-            try:
-                from scapula.query import storage
-                store = storage.Storage([path], None)
-            except ImportError:   # a loader from before bounded loads
-                pass
+        here = Path(loader.__file__).parent
+        if kind != "memory" and (here / "storage.py").exists():   # older: memory only
+            from scapula.query import storage
+            store = storage.Storage([path], None)
         con = loader.connect(store.db if store else None)
         if store:
             store.configure(con)
@@ -265,10 +263,7 @@ def rounds(path: Path, trees: dict, n: int) -> dict:
 
 
 def _bounded(path: Path) -> bool:
-    try:
-        from scapula.query import storage
-    except ImportError:
-        return False
+    from scapula.query import storage
     return storage.events_in([path]) > storage.IN_MEMORY_EVENTS
 
 
