@@ -85,6 +85,7 @@ def measure(kind: str, path: str) -> dict:
         events = con.execute("SELECT count(*) FROM events").fetchone()[0]
         where = (f"file, limit {store.memory_limit}" if store and store.tmp else "memory")
         if kind == "load" and hasattr(loader, "build_fds"):   # timed apart, after
+            load_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             cpu = time.process_time()
             loader.build_fds(con, [1])
             fds_cpu = time.process_time() - cpu
@@ -100,6 +101,8 @@ def measure(kind: str, path: str) -> dict:
         out["cpu"] -= fds_cpu
         out["wall"] -= fds_cpu
         out["fds_cpu"] = fds_cpu
+        out["fds_rss_mb"] = out["rss_mb"]   # the peak with the fds built too
+        out["rss_mb"] = load_rss
     if kind == "views":
         out["views"] = view_latencies(con, int(os.environ.get("VIEW_ROUNDS", "5")))
     return out
@@ -300,8 +303,10 @@ def report(path: Path, results: dict, trees: dict) -> None:
               f"{TARGET_RSS_MB} MB at 5M events)")
         fds = [m["fds_cpu"] for m in results[(tree, "load")] if "fds_cpu" in m]
         if fds:
+            fds_rss = max(m.get("fds_rss_mb", 0) for m in results[(tree, "load")])
             print(f"  the fds table on top (built when a query names fds or connections): "
-                  f"{med(fds):.2f} CPU s, {1e6 * med(fds) / events:.2f} us/event")
+                  f"{med(fds):.2f} CPU s, {1e6 * med(fds) / events:.2f} us/event, peak "
+                  f"RSS with it {fds_rss:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -50,18 +50,21 @@ def new_fd(pid, num, typ, how, seq=None, ts=None, name=None, path=None, flags=No
 
 
 class FdTable:
-    """Every process lifetime's open fds, and every lifetime seen (`done`)."""
+    """Every process lifetime's open fds, and the fd lifetimes not yet handed on
+    (`rows`: `finished()` takes those that have ended)."""
 
     def __init__(self, capture: int, fork_children: dict):
         self.capture = capture
         self.children = fork_children      # (child pid, fork ts) -> child proc_id
         self.open: dict = {}               # proc_id -> {fd number: fd}
-        self.done: list[list] = []
+        self.rows: list[list] = []
+        self.made = 0
 
     def add(self, proc, fd: list) -> None:
-        fd[FD_ID] = (self.capture << 32) | len(self.done)
+        fd[FD_ID] = (self.capture << 32) | self.made
+        self.made += 1
         fd[PROC_ID] = proc
-        self.done.append(fd)
+        self.rows.append(fd)
         table = self.open.get(proc)
         if table is None:
             table = self.open[proc] = {}
@@ -180,10 +183,20 @@ class FdTable:
                 fd[FD_ID], child_pid, "fork", seq, ts
             self.add(child, copy)
 
-    def table(self, host: str) -> pa.Table:
-        n = len(self.done)
-        cols = dict(zip(FIELDS, (list(c) for c in zip(*self.done)))) if n else \
+    def finished(self) -> list[list]:
+        """The fd lifetimes that have ended since the last call: nothing changes them
+        any more. The open ones stay."""
+        done = [fd for fd in self.rows if fd[CLOSED_BY] is not None]
+        self.rows = [fd for fd in self.rows if fd[CLOSED_BY] is None]
+        return done
+
+    def table(self, host: str, rows: list[list]) -> pa.Table:
+        n = len(rows)
+        cols = dict(zip(FIELDS, (list(c) for c in zip(*rows)))) if n else \
             {f: [] for f in FIELDS}
+        # a process the capture never saw start has no lifetime: its fds key on -pid
+        cols[PROC_ID_FIELD] = [None if p is not None and p < 0 else p
+                               for p in cols[PROC_ID_FIELD]]
         types = qs.arrow_schema(qs.FDS)
         out = {"capture": pa.array([self.capture] * n, pa.int32()), "host": [host] * n}
         for f in FIELDS:
@@ -193,6 +206,7 @@ class FdTable:
         return pa.table(out)
 
 
+PROC_ID_FIELD = FIELDS[PROC_ID]
 _OPENS = ("open", "openat", "openat2", "creat")
 
 
@@ -241,12 +255,25 @@ def load(con, capture: int, host: str, insert) -> None:
     table.seed(snapshot, {pid: p for pid, p, origin, _s in procs if origin == "snapshot"})
     select = ", ".join([f'"{c}"' for c in _COLUMNS] + [qs.arg(a) for a in _ARGS])
     types = ", ".join(f"'{t}'" for t in MAKERS + OTHERS)   # our own names: safe to inline
-    rel = con.sql(f"SELECT {select} FROM events WHERE capture = {int(capture)} "
-                  f"AND type IN ({types}) ORDER BY seq")
-    # DuckDB 1.4 named it to_arrow_table; arrow() is the older name
-    arrow = (getattr(rel, "to_arrow_table", None) or rel.arrow)()
-    event = table.event
-    for r in zip(*(col.to_pylist() for col in arrow.columns)):
-        event(r)
-    if table.done:
-        insert(con, "fds", table.table(host))
+    # Read through a cursor of its own, in batches, while the ended fds go into the
+    # table as they come: neither the events nor the fds are ever all in Python.
+    reader = con.cursor()
+    try:
+        rel = reader.sql(f"SELECT {select} FROM events WHERE capture = {int(capture)} "
+                         f"AND type IN ({types}) ORDER BY seq")
+        # to_arrow_reader in DuckDB 2.0; fetch_arrow_reader is the older name
+        batches = (getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader)(BATCH)
+        event = table.event
+        for batch in batches:
+            for r in zip(*(col.to_pylist() for col in batch.columns)):
+                event(r)
+            done = table.finished()
+            if done:
+                insert(con, "fds", table.table(host, done))
+    finally:
+        reader.close()
+    if table.rows:   # open at the end of the capture
+        insert(con, "fds", table.table(host, table.rows))
+
+
+BATCH = 65536   # event rows read at a time

@@ -368,9 +368,9 @@ def test_each_event_gets_the_image_its_pid_ran_then(tmp_path, monkeypatch, windo
         w.chunk(chunk)
     w.close({})
     c = loader.connect()
-    # no fds: query/fds.py fails on an opened fd of an event without a lifetime (seq 0
-    # here), giving it proc_id -pid in a UBIGINT column (so did the loader before)
-    loader.load(c, [path], fd_lifetimes=False)
+    loader.load(c, [path])
+    # an fd opened by an event without a lifetime (seq 0) has none either
+    assert rows(c, "SELECT pid, proc_id FROM fds WHERE opened_seq = 0") == [(150, None)]
     life = ("(SELECT pid || ' ' || origin || ' ' || start_ns FROM processes l "
             "WHERE l.proc_id = {})")
     got = rows(c, f"SELECT seq, type, pid, {life.format('e.proc_id')}, exe FROM events e "

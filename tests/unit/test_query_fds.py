@@ -133,3 +133,16 @@ def test_fds_are_built_when_a_query_needs_them(tmp_path):
     assert n > 0 and fd_rows() == n
     r = scapula("query", "--db", db, "SELECT count(*) AS n FROM connections", "--json")
     assert r.returncode == 0 and fd_rows() == n      # built once
+
+
+def test_reading_the_events_a_few_at_a_time_gives_the_same_fds(tmp_path, monkeypatch):
+    from scapula.query import fds
+    path = write(tmp_path / "f.scapula", workload())
+    every = "SELECT * EXCLUDE (host) FROM fds ORDER BY fd_id"
+    c = loader.connect()
+    loader.load(c, [path])
+    whole = rows(c, every)
+    monkeypatch.setattr(fds, "BATCH", 2)   # ended fds go in between batches
+    c = loader.connect()
+    loader.load(c, [path])
+    assert rows(c, every) == whole and len(whole) >= 8
