@@ -276,4 +276,4 @@ def load(con, capture: int, host: str, insert) -> None:
         insert(con, "fds", table.table(host, table.rows))
 
 
-BATCH = 65536   # event rows read at a time
+BATCH = 16384   # event rows read at a time (as Python values: ~30 MB)
