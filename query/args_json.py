@@ -62,7 +62,7 @@ def _numbers(values: pa.Array, key: str) -> pa.DictionaryArray:
     """key + each number as text. Numbers repeat (a syscall number, flags, an fd), so
     each distinct one is written once: ~12 ns a row against ~60 written one by one."""
     d = pc.dictionary_encode(values, null_encoding="encode")
-    text = pc.fill_null(pc.binary_join_element_wise(key, d.dictionary.cast(pa.string()), ""),
+    text = pc.fill_null(pc.binary_join_element_wise(key, pc.cast(d.dictionary, pa.string()), ""),
                         key + "null")
     return pa.DictionaryArray.from_arrays(d.indices, text)
 
@@ -117,7 +117,7 @@ def _array(blocks) -> pa.Array:
 def _utf8(values: pa.Array) -> pa.Array:
     """Bytes as text; bytes that are not UTF-8 are escaped (\\xNN), not lost."""
     try:
-        return values.cast(pa.string())
+        return pc.cast(values, pa.string())
     except pa.ArrowInvalid:
         return pa.array([None if v is None else v.decode("utf-8", "backslashreplace")
                          for v in values.to_pylist()], pa.string())

@@ -39,11 +39,11 @@ def column(values, n: int, typ: pa.DataType) -> pa.Array:
     if isinstance(values, Packed) and values.dtype in _PACKED_TYPES:
         arr = pa.Array.from_buffers(_PACKED_TYPES[values.dtype], n,
                                     [None, pa.py_buffer(values.data)])
-        return arr if arr.type == typ else arr.cast(typ)
+        return arr if arr.type == typ else pc.cast(arr, typ)
     if isinstance(values, array) and values.typecode in _ARRAY_TYPES:
         arr = pa.Array.from_buffers(_ARRAY_TYPES[values.typecode], n,
                                     [None, pa.py_buffer(values)])
-        return arr if arr.type == typ else arr.cast(typ)
+        return arr if arr.type == typ else pc.cast(arr, typ)
     if pa.types.is_string(typ):
         return text_column(values)
     if pa.types.is_list(typ):
@@ -56,7 +56,7 @@ def text_column(values) -> pa.Array:
     other bytes falls back to Python, escaping them (\\xNN) rather than failing."""
     arr = pa.array(values, pa.binary())
     try:
-        return arr.cast(pa.string())
+        return pc.cast(arr, pa.string())
     except pa.ArrowInvalid:
         return pa.array([None if v is None else v.decode("utf-8", "backslashreplace")
                          for v in values], pa.string())
@@ -71,14 +71,14 @@ def comm_column(values, n: int) -> pa.Array:
         return text_column(values)
     fixed = pa.Array.from_buffers(pa.binary(fmt.COMM_SIZE), n, [None, pa.py_buffer(values)])
     try:   # the kernel pads a comm with NULs after its end: trimming them is the cut
-        cut = pc.utf8_rtrim(fixed.cast(pa.binary()).cast(pa.string()), "\0")
+        cut = pc.utf8_rtrim(pc.cast(pc.cast(fixed, pa.binary()), pa.string()), "\0")
         if not pc.any(pc.match_substring(cut, "\0")).as_py():
             return cut
     except pa.ArrowInvalid:
         pass
-    cut = pc.list_element(pc.split_pattern(fixed.cast(pa.binary()), b"\0", max_splits=1), 0)
+    cut = pc.list_element(pc.split_pattern(pc.cast(fixed, pa.binary()), b"\0", max_splits=1), 0)
     try:
-        return cut.cast(pa.string())
+        return pc.cast(cut, pa.string())
     except pa.ArrowInvalid:
         return text_column(cut.to_pylist())
 
@@ -157,9 +157,9 @@ def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
     """One event type's rows (of one chunk, or gathered), in STAGE_ARROW's layout."""
     n, cols, params, etype = g.n, g.cols, g.params, g.etype
     res = column(cols["res"], n, pa.int64())
-    ts = column(cols["ts"], n, pa.uint64()).cast(pa.int64())
+    ts = pc.cast(column(cols["ts"], n, pa.uint64()), pa.int64())
     out = {
-        "seq": seq, "ts": ts.cast(pa.timestamp("ns")), "ts_ns": ts,
+        "seq": seq, "ts": pc.cast(ts, pa.timestamp("ns")), "ts_ns": ts,
         "cpu": column(cols["cpu"], n, pa.uint16()),
         "tid": column(cols["tid"], n, pa.int64()), "pid": column(cols["pid"], n, pa.int64()),
         "ppid": column(cols["ppid"], n, pa.int64()), "uid": column(cols["uid"], n, pa.int64()),
@@ -274,7 +274,8 @@ def chunk_groups(groups: dict, order, base: int):
     chunk's time order, plus `base`. One stable sort of the order array by type gives
     every group's places at once, each group's in time order."""
     order_arr = pa.Array.from_buffers(pa.uint16(), len(order), [None, pa.py_buffer(order)])
-    places = pc.add(pc.sort_indices(order_arr), pa.scalar(base, pa.uint64())).cast(pa.int64())
+    places = pc.cast(pc.add(pc.sort_indices(order_arr), pa.scalar(base, pa.uint64())),
+                     pa.int64())
     counts = {tid: g.n for tid, g in groups.items()}
     if sum(counts.values()) != len(order):   # types the reader left out hold places too
         vc = pc.value_counts(order_arr)
