@@ -237,9 +237,9 @@ def _joined(maps: list[dict], sizes: list[int]) -> dict:
 
 
 class Gatherer:
-    """Chunks in, record batches out: each event type's rows wait until `rows` rows of
-    all types are waiting (then every type's rows become one batch), which bounds the
-    memory held to about that many decoded events."""
+    """Chunks in, flush windows out: each event type's rows wait until `rows` rows of
+    all types are waiting (then every type's rows are passed on as one part), which
+    bounds the memory held to about that many decoded events."""
 
     def __init__(self, rows: int = 1 << 18):
         self.rows = rows
@@ -249,24 +249,36 @@ class Gatherer:
 
     def add(self, groups: dict, order, base: int):
         """One chunk, taken at once; `base` is the seq of its first event. Returns the
-        (group, batch) pairs to pass on: none until enough rows wait."""
+        window's (type id, group, seq) parts to pass on: none until enough rows wait."""
         for tid, g, seq in chunk_groups(groups, order, base):
             got = self._waiting.setdefault(tid, ([], []))
             got[0].append(g)
             got[1].append(seq)
             self._count += g.n
-        return self.flush() if self._count >= self.rows else ()
+        return self.flush() if self._count >= self.rows else []
 
-    def flush(self):
-        """Every waiting row, as (group, batch) pairs, one per type (built as read)."""
+    def flush(self) -> list:
+        """Every waiting row, as (type id, group, seq) parts, one per type."""
         waiting, self._waiting, self._count = self._waiting, {}, 0
-        return self._built(waiting)
+        return [(tid, *merged(gs, seqs)) for tid, (gs, seqs) in waiting.items()]
 
-    def _built(self, waiting: dict):
-        for gs, seqs in waiting.values():
-            merged = gs[0] if len(gs) == 1 else Gathered(gs)
-            seq = seqs[0] if len(seqs) == 1 else pa.concat_arrays(seqs)
-            yield merged, group_batch(merged, seq, self.endpoints)
+
+def merged(groups: list, seqs: list) -> tuple:
+    """Groups of one type (and their seq arrays) as one."""
+    if len(groups) == 1:
+        return groups[0], seqs[0]
+    return Gathered(groups), pa.concat_arrays(seqs)
+
+
+def header_batch(g, seq: pa.Array) -> pa.RecordBatch:
+    """Only the columns that tell whose a row is (seq, ts_ns, pid, ppid, comm, uid,
+    gid), typed as group_batch types them: a fraction of a whole batch's work."""
+    n, cols = g.n, g.cols
+    ts = pc.cast(column(cols["ts"], n, pa.uint64()), pa.int64())
+    return pa.RecordBatch.from_pydict({
+        "seq": seq, "ts_ns": ts, "pid": column(cols["pid"], n, pa.int64()),
+        "ppid": column(cols["ppid"], n, pa.int64()), "comm": comm_column(cols["comm"], n),
+        "uid": column(cols["uid"], n, pa.int64()), "gid": column(cols["gid"], n, pa.int64())})
 
 
 def chunk_groups(groups: dict, order, base: int):

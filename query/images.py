@@ -33,14 +33,17 @@ SCHEMA = qs.STAGE_ARROW.append(pa.field("proc_id", pa.uint64())).append(
     pa.field("exe", pa.string()))
 
 TABLE_PIDS = 1 << 22     # Linux's PID_MAX_LIMIT: pids met are looked up in a table
+HOLD_ROWS = 4096         # a type with fewer rows waiting is held to a later window
 
 
 class Images:
     """Feeds `lives` window by window and gives each window's batches their images.
     Holds per process, never per event: the images' keys and a table of pids met."""
 
-    def __init__(self, lives: Lifetimes):
+    def __init__(self, lives: Lifetimes, endpoints=None):
         self.lives = lives
+        self.endpoints = endpoints if endpoints is not None else batches.Endpoints()
+        self.held: dict = {}   # type id -> [(group, seq, proc_id, exe)], rows not yet built
         self.met = np.zeros(1 << 16, np.bool_)   # pid -> has had a row
         self.met_above: set[int] = set()         # pids met from TABLE_PIDS on (odd)
         self.forks: dict[int, int] = {}          # pid not met -> ts of its first fork
@@ -54,18 +57,49 @@ class Images:
         self.exes = pa.array([], pa.string())
         self.timed = False
 
-    def window(self, pairs) -> list[pa.RecordBatch]:
-        """One flush window's (group, batch) pairs -> its batches in SCHEMA. Each group
-        is let go as soon as its lifecycle rows are out (a gathered group is a copy of
-        its rows' columns): only the batches wait for the window's images."""
-        kept, life_rows = [], []
-        for g, batch in pairs:
+    def window(self, parts, final: bool = False) -> list[pa.RecordBatch]:
+        """One flush window's (type id, group, seq) parts -> batches in SCHEMA. A type
+        with fewer than HOLD_ROWS rows waiting is held, not built: building a batch
+        costs about a millisecond however few its rows, and rare types made most of the
+        batches. A held part's rows get their images here, in their own window, from a
+        batch of their header columns only; they are built with that type's next rows
+        once there are enough (`final`: the last window, everything is built)."""
+        built, held, life_rows = [], [], []
+        for tid, g, seq in parts:
             if g.etype.name in batches.LIFECYCLE:
-                life_rows += batches.lifecycle_rows(g, batch.column("seq"))
-            kept.append(batch)
-        g = None   # the last group too
-        if not kept:
+                life_rows += batches.lifecycle_rows(g, seq)
+            if final or tid in self.held or g.n < HOLD_ROWS:
+                held.append((tid, g, seq, batches.header_batch(g, seq)))
+            else:
+                built.append(batches.group_batch(g, seq, self.endpoints))
+        g = parts = None   # the groups built need not wait for the images
+        kept = built + [h[3] for h in held]
+        out = self._images(kept, life_rows) if kept else []
+        for (tid, g, seq, _head), (proc, exe) in zip(held, out[len(built):]):
+            self.held.setdefault(tid, []).append((g, seq, proc, exe))
+        done = [pa.RecordBatch.from_arrays(batch.columns + list(images), schema=SCHEMA)
+                for batch, images in zip(built, out)]
+        for tid in list(self.held) if final else {h[0] for h in held}:
+            if final or self._held_rows(tid) >= HOLD_ROWS:
+                done += self._held_batch(tid)
+        return done
+
+    def _held_rows(self, tid) -> int:
+        return sum(h[0].n for h in self.held.get(tid, ()))
+
+    def _held_batch(self, tid) -> list[pa.RecordBatch]:
+        """The rows of `tid` held over earlier windows, as one batch with their images."""
+        got = self.held.pop(tid, None)
+        if not got:
             return []
+        g, seq = batches.merged([h[0] for h in got], [h[1] for h in got])
+        batch = batches.group_batch(g, seq, self.endpoints)
+        images = [pa.concat_arrays([h[i] for h in got]) for i in (2, 3)]
+        return [pa.RecordBatch.from_arrays(batch.columns + images, schema=SCHEMA)]
+
+    def _images(self, kept: list, life_rows: list) -> list[tuple]:
+        """The window's facts into the lifetimes; then (proc_id, exe) of every row of
+        each batch in `kept` (whole batches, or header batches of held parts)."""
         life_rows.sort(key=lambda r: r["seq"])
         for r in life_rows:   # (a child pid no row can have is left out)
             child = r.get("child_pid")
@@ -88,8 +122,8 @@ class Images:
             else:
                 lives.seen(*what)
         self._add_images(start)
-        return [self._with_images(batch, pid.astype(np.uint64), seq - start,
-                                  batch.column("ts_ns").to_numpy())
+        return [self._lookup(pid.astype(np.uint64), seq - start,
+                             batch.column("ts_ns").to_numpy())
                 for batch, pid, seq in zip(kept, pids, seqs)]
 
     def _first_sights(self, kept, pid, seq, start: int) -> list:
@@ -170,21 +204,20 @@ class Images:
         self.exes = exes.take(pa.array(order))
         self.timed = bool((self.sinces != _NEVER).any())
 
-    def _with_images(self, batch: pa.RecordBatch, pid, seq, ts) -> pa.RecordBatch:
+    def _lookup(self, pid, seq, ts) -> tuple:
+        """(proc_id, exe) arrays of rows by pid, seq from the window's start, ts."""
         n = len(pid)
         if not len(self.keys):
-            proc, exe = batches.nulls(n, pa.uint64()), batches.nulls(n, pa.string())
-        else:
-            at = np.searchsorted(self.keys, (pid << np.uint64(32)) | (seq + 1).astype(np.uint64),
-                                 side="right") - 1
-            np.maximum(at, 0, out=at)
-            none = (self.keys[at] >> np.uint64(32)) != pid   # no image of its pid yet
-            if self.timed:
-                none |= ts < self.sinces[at]
-            mask = none if none.any() else None
-            proc = pa.array(self.procs[at], pa.uint64(), mask=mask)
-            exe = self.exes.take(pa.array(at, mask=mask))
-        return pa.RecordBatch.from_arrays(batch.columns + [proc, exe], schema=SCHEMA)
+            return batches.nulls(n, pa.uint64()), batches.nulls(n, pa.string())
+        at = np.searchsorted(self.keys, (pid << np.uint64(32)) | (seq + 1).astype(np.uint64),
+                             side="right") - 1
+        np.maximum(at, 0, out=at)
+        none = (self.keys[at] >> np.uint64(32)) != pid   # no image of its pid yet
+        if self.timed:
+            none |= ts < self.sinces[at]
+        mask = none if none.any() else None
+        return (pa.array(self.procs[at], pa.uint64(), mask=mask),
+                self.exes.take(pa.array(at, mask=mask)))
 
 
 _NEVER = np.iinfo(np.int64).min   # since_ns of images that hold from their seq on

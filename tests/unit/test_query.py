@@ -260,10 +260,14 @@ def test_sql_error_is_one_message_and_exit_2(tmp_path):
 
 # --- loading: gathered batches, packed comm, settings ------------------------------------
 
-def test_rows_gathered_over_chunks_load_as_the_reader_reads_them(tmp_path, monkeypatch):
+@pytest.mark.parametrize("hold", [4096, 3])   # rare types held to the end; or a few rows
+def test_rows_gathered_over_chunks_load_as_the_reader_reads_them(tmp_path, monkeypatch, hold):
     """Types gathered over several chunks (small flushes here, so some flush mid-file)
     keep each event's seq, time, header and comm as the reader's events() gives them;
-    a comm with bytes that are not UTF-8, and bytes after its NUL, included."""
+    a comm with bytes that are not UTF-8, and bytes after its NUL, included. Types held
+    over windows (query/images.py) come out the same, with the same images."""
+    from scapula.query import images
+    monkeypatch.setattr(images, "HOLD_ROWS", 0)   # the reference: nothing held
     from tests.unit.test_format import write as write_chunks
     from scapula.replay.reader import Capture
     chunks = chunked(n_chunks=6, per_chunk=40)
@@ -275,6 +279,7 @@ def test_rows_gathered_over_chunks_load_as_the_reader_reads_them(tmp_path, monke
     whole = loader.connect()
     loader.load(whole, [path])
     monkeypatch.setattr(loader, "WINDOW_ROWS", 50)
+    monkeypatch.setattr(images, "HOLD_ROWS", hold)
     c = loader.connect()
     loader.load(c, [path])
     got = rows(c, "SELECT seq, ts_ns, type, pid, tid, comm, result FROM events ORDER BY seq")
