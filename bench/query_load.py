@@ -79,7 +79,10 @@ def measure(kind: str, path: str) -> dict:
         if store:
             store.configure(con)
         try:   # as `scapula query` loads for SQL that does not name fds
-            loader.load(con, [path], fd_lifetimes=False)
+            if store:
+                loader.load(con, [path], fd_lifetimes=False, window_rows=store.window_rows)
+            else:
+                loader.load(con, [path], fd_lifetimes=False)
         except TypeError:   # a loader from before fd lifetimes were put off
             loader.load(con, [path])
         events = con.execute("SELECT count(*) FROM events").fetchone()[0]

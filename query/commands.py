@@ -95,7 +95,7 @@ def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True
     con = loader.connect(store.db)
     try:
         store.configure(con)
-        ids = loader.load(con, files, warn, fd_lifetimes=False)
+        ids = loader.load(con, files, warn, fd_lifetimes=False, window_rows=store.window_rows)
         if not files:
             ids = [r[0] for r in con.execute("SELECT capture FROM captures").fetchall()]
         if fd_lifetimes:

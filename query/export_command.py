@@ -50,7 +50,7 @@ def export_command(files, out, fmt, tables, db, overwrite, memory_limit):
         con = loader.connect(store.db)
         try:
             store.configure(con)
-            loader.load(con, files, warn, fd_lifetimes=False)
+            loader.load(con, files, warn, fd_lifetimes=False, window_rows=store.window_rows)
             tables = export.choose_tables(con, fmt, wanted)
             if "fds" in tables:   # those of every capture in the database
                 loader.build_fds(con, [r[0] for r in con.execute(

@@ -256,20 +256,26 @@ def load(con, capture: int, host: str, insert) -> None:
     select = ", ".join([f'"{c}"' for c in _COLUMNS] + [qs.arg(a) for a in _ARGS])
     types = ", ".join(f"'{t}'" for t in MAKERS + OTHERS)   # our own names: safe to inline
     # Read through a cursor of its own, in batches, while the ended fds go into the
-    # table as they come: neither the events nor the fds are ever all in Python.
+    # table as they come: neither the events nor the fds are ever all in Python. The
+    # events are sorted a seq range at a time: sorting a whole 5M-event capture's did
+    # not fit a 256MB memory limit.
     reader = con.cursor()
+    first, last = reader.execute("SELECT min(seq), max(seq) FROM events WHERE capture = ?",
+                                 [capture]).fetchall()[0]
+    event = table.event
     try:
-        rel = reader.sql(f"SELECT {select} FROM events WHERE capture = {int(capture)} "
-                         f"AND type IN ({types}) ORDER BY seq")
-        # to_arrow_reader in DuckDB 2.0; fetch_arrow_reader is the older name
-        batches = (getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader)(BATCH)
-        event = table.event
-        for batch in batches:
-            for r in zip(*(col.to_pylist() for col in batch.columns)):
-                event(r)
-            done = table.finished()
-            if done:
-                insert(con, "fds", table.table(host, done))
+        for low in range(first or 0, (last or -1) + 1, SEQ_RANGE):
+            rel = reader.sql(f"SELECT {select} FROM events WHERE capture = {int(capture)} "
+                             f"AND seq >= {low} AND seq < {low + SEQ_RANGE} "
+                             f"AND type IN ({types}) ORDER BY seq")
+            # to_arrow_reader in DuckDB 2.0; fetch_arrow_reader is the older name
+            fetch = getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader
+            for batch in fetch(BATCH):
+                for r in zip(*(col.to_pylist() for col in batch.columns)):
+                    event(r)
+                done = table.finished()
+                if done:
+                    insert(con, "fds", table.table(host, done))
     finally:
         reader.close()
     if table.rows:   # open at the end of the capture
@@ -277,3 +283,4 @@ def load(con, capture: int, host: str, insert) -> None:
 
 
 BATCH = 16384   # event rows read at a time (as Python values: ~30 MB)
+SEQ_RANGE = 1 << 19   # events sorted at a time

@@ -57,12 +57,14 @@ def create_views(con) -> None:
     run(con, sql)
 
 
-def load(con, paths, warn=lambda message: None, fd_lifetimes: bool = True) -> list[int]:
+def load(con, paths, warn=lambda message: None, fd_lifetimes: bool = True,
+         window_rows: int | None = None) -> list[int]:
     """Load capture files (those already in the database, unchanged, are skipped).
     `fd_lifetimes`: also build the `fds` table, the one costly derived table (as long
-    as loading the events), for those that lack it. Returns the capture ids."""
+    as loading the events), for those that lack it. `window_rows`: events decoded at
+    a time (WINDOW_ROWS; fewer holds less memory). Returns the capture ids."""
     with _no_cycle_collector():
-        ids = [load_one(con, os.path.abspath(p), warn) for p in paths]
+        ids = [load_one(con, os.path.abspath(p), warn, window_rows) for p in paths]
         if fd_lifetimes:
             build_fds(con, ids)
     return ids
@@ -94,7 +96,7 @@ def build_fds(con, captures) -> None:
             fds.load(con, capture, host, _insert)
 
 
-def load_one(con, path: str, warn) -> int:
+def load_one(con, path: str, warn, window_rows: int | None = None) -> int:
     try:
         st = os.stat(path)
     except OSError as e:
@@ -108,7 +110,7 @@ def load_one(con, path: str, warn) -> int:
     capture = found[0] if found else one(
         con, "SELECT coalesce(max(capture), 0) + 1 FROM captures")[0]
     with Capture(path) as cap, _one_thread(con), _transaction(con):
-        _load_capture(con, cap, capture, st)
+        _load_capture(con, cap, capture, st, window_rows or WINDOW_ROWS)
         accounts.load(con, cap, capture, str(cap.header.get("host", "")), _insert)
         _event_types(con, cap)
     for w in cap.warnings:
@@ -142,12 +144,12 @@ def _one_thread(con):
         run(con, f"SET threads = {int(threads)}")
 
 
-def _load_capture(con, cap: Capture, capture: int, st) -> None:
+def _load_capture(con, cap: Capture, capture: int, st, window_rows: int) -> None:
     """Events go straight into `events`, written once, each with its process lifetime
     and exe, found while the batches stream (query/images.py); then the lifetimes."""
     host = str(cap.header.get("host", ""))
     lives = Lifetimes(capture)
-    _insert_events(con, _batches(cap, lives), capture, host)
+    _insert_events(con, _batches(cap, lives, window_rows), capture, host)
     _insert(con, "processes", lives.table(host))
     _small_tables(con, cap, capture, host, st)
 
@@ -155,13 +157,13 @@ def _load_capture(con, cap: Capture, capture: int, st) -> None:
 WINDOW_ROWS = 1 << 18   # rows of all types gathered before a window's batches are built
 
 
-def _batches(cap: Capture, lives: Lifetimes | None = None):
+def _batches(cap: Capture, lives: Lifetimes | None = None, window_rows: int = WINDOW_ROWS):
     """The capture as Arrow batches in images.SCHEMA, one flush window at a time (the
     window's batches are held until its lifecycle rows are through `lives`)."""
     if lives is None:
         lives = Lifetimes(0)
     lives.snapshot(cap.processes)
-    gather = batches.Gatherer(WINDOW_ROWS)
+    gather = batches.Gatherer(window_rows)
     look = images.Images(lives, gather.endpoints)
     base = 0
     for groups, order in cap.chunks(raw=True):

@@ -143,6 +143,7 @@ def test_reading_the_events_a_few_at_a_time_gives_the_same_fds(tmp_path, monkeyp
     loader.load(c, [path])
     whole = rows(c, every)
     monkeypatch.setattr(fds, "BATCH", 2)   # ended fds go in between batches
+    monkeypatch.setattr(fds, "SEQ_RANGE", 3)   # and the events come a few seqs at a time
     c = loader.connect()
     loader.load(c, [path])
     assert rows(c, every) == whole and len(whole) >= 8
