@@ -100,6 +100,7 @@ def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True
             ids = [r[0] for r in con.execute("SELECT capture FROM captures").fetchall()]
         if fd_lifetimes:
             loader.build_fds(con, ids)
+        store.loaded(con)
         if rules is not None:
             tty = sys.stderr.isatty()
             alerts.judge(con, ids, rules, warn, _progress if tty else None)

@@ -55,6 +55,7 @@ def export_command(files, out, fmt, tables, db, overwrite, memory_limit):
             if "fds" in tables:   # those of every capture in the database
                 loader.build_fds(con, [r[0] for r in con.execute(
                     "SELECT capture FROM captures").fetchall()])
+            store.loaded(con)
             written = export.write(con, target.stage, fmt, tables)
             export.write_manifest(target.stage, export.manifest(con, fmt, written))
         finally:

@@ -55,6 +55,7 @@ class Storage:
             raise UsageError(f"--memory-limit {memory_limit}: expected a size such as "
                              "400MB or 2GB")
         self.db, self.memory_limit, self.tmp = db, memory_limit, None
+        self.chosen = memory_limit is not None   # by the user, for the queries too
         if db is None and (memory_limit or events_in(files) > IN_MEMORY_EVENTS):
             self.tmp = tempfile.mkdtemp(prefix="scapula-")
             self.db = os.path.join(self.tmp, "captures.duckdb")
@@ -76,6 +77,13 @@ class Storage:
         if self.tmp:
             spill = os.path.join(self.tmp, "spill").replace("'", "''")
             con.execute(f"SET temp_directory = '{spill}'")
+
+    def loaded(self, con) -> None:
+        """After the load: a limit the user did not choose is lifted for the queries
+        (the data is compressed in the file by now; a query's own working memory, a
+        join's or a sort's, is the user's to spend: 256MB failed the views on 5M)."""
+        if self.memory_limit is not None and not self.chosen:
+            con.execute("RESET memory_limit")
 
     def close(self) -> None:
         if self.tmp:

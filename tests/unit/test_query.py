@@ -478,6 +478,8 @@ def test_memory_limit_loads_into_a_temporary_file_then_removes_it(tmp_path, monk
     loader.load(c, [a])
     assert rows(c, "SELECT current_setting('memory_limit')")[0][0].startswith("244")  # MiB
     assert rows(c, "SELECT count(*) FROM events") == [(6,)] and os.path.exists(store.db)
+    store.loaded(c)   # a limit scapula chose holds for the load only
+    assert not rows(c, "SELECT current_setting('memory_limit')")[0][0].startswith("244")
     c.close()
     store.close()
     assert not os.path.exists(os.path.dirname(store.db))
@@ -491,7 +493,7 @@ def test_memory_limit_from_the_command_line(tmp_path):
     r = scapula("query", a, "SELECT current_setting('memory_limit') AS m, count(*) AS n "
                 "FROM events", "--memory-limit", "300MB", "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout) == [{"m": "286.1 MiB", "n": 6}]
+    assert json.loads(r.stdout) == [{"m": "286.1 MiB", "n": 6}]   # the user's: kept
     r = scapula("query", a, "SELECT 1", "--memory-limit", "lots")
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert "--memory-limit lots: expected a size such as 400MB" in r.stderr
