@@ -63,13 +63,19 @@ def text_column(values) -> pa.Array:
 
 
 def comm_column(values, n: int) -> pa.Array:
-    """The comm column: packed 16-byte NUL-padded fields (Capture.chunks(raw=True)),
-    each cut at its first NUL in Arrow, or already a list of bytes."""
+    """The comm column, dictionary-encoded: packed 16-byte NUL-padded fields
+    (Capture.chunks(raw=True)), each distinct one cut at its first NUL, or already a
+    list of bytes. A few names repeat over thousands of rows."""
     if isinstance(values, Packed):
         values = values.data
     if not isinstance(values, bytes):
-        return text_column(values)
+        return pc.dictionary_encode(text_column(values))
     fixed = pa.Array.from_buffers(pa.binary(fmt.COMM_SIZE), n, [None, pa.py_buffer(values)])
+    d = pc.dictionary_encode(fixed)
+    return pa.DictionaryArray.from_arrays(d.indices, _comm_text(d.dictionary))
+
+
+def _comm_text(fixed: pa.Array) -> pa.Array:
     try:   # the kernel pads a comm with NULs after its end: trimming them is the cut
         cut = pc.utf8_rtrim(pc.cast(pc.cast(fixed, pa.binary()), pa.string()), "\0")
         if not pc.any(pc.match_substring(cut, "\0")).as_py():
@@ -133,21 +139,34 @@ def _lookup(values, n: int, fn, typ: pa.DataType) -> pa.Array:
     else:
         arr = pa.array(values)
     if pa.types.is_null(arr.type):
-        return pa.array([fn(None)] * n, typ) if n else nulls(0, typ)
+        arr = pa.nulls(n, pa.binary())
     uniq = pc.unique(arr)
+    if pa.types.is_dictionary(typ):   # the values as they are: no copy per row
+        mapped = pa.array([fn(v) for v in uniq.to_pylist()], typ.value_type)
+        return pa.DictionaryArray.from_arrays(pc.index_in(arr, uniq, skip_nulls=False),
+                                              mapped)
     mapped = pa.array([fn(v) for v in uniq.to_pylist()], typ)
-    return pc.take(mapped, pc.index_in(arr, uniq))
+    return pc.take(mapped, pc.index_in(arr, uniq, skip_nulls=False))
 
 
-def _repeat(text: str, n: int) -> pa.Array:
-    return pa.repeat(pa.scalar(text, pa.string()), n)
+def _repeat(text: str, n: int) -> pa.DictionaryArray:
+    """`text` n times: one dictionary entry, and a slice of one cached zeros array."""
+    global _ZEROS
+    if len(_ZEROS) < n:
+        size = max(n, 2 * len(_ZEROS))
+        _ZEROS = pa.Array.from_buffers(pa.int32(), size, [None, pa.py_buffer(bytes(4 * size))])
+    return pa.DictionaryArray.from_arrays(_ZEROS.slice(0, n), pa.array([text], pa.string()))
 
 
-def _errnos(res: pa.Array) -> pa.Array:
+_ZEROS = pa.array([], pa.int32())
+
+
+def _errnos(res: pa.Array) -> pa.DictionaryArray:
     """The error's name of each failed call (result -1 .. -4095), else null."""
     code = pc.negate(res)
     failed = pc.and_(pc.greater(code, 0), pc.less(code, len(_ERRNO_NAMES)))
-    return pc.take(_ERRNO_NAMES, pc.if_else(failed, code, None))
+    return pa.DictionaryArray.from_arrays(
+        pc.cast(pc.if_else(failed, code, None), pa.int32()), _ERRNO_NAMES)
 
 
 _ERRNO_NAMES = pa.array([None] + [errno_name(-c) for c in range(1, 4096)], pa.string())
@@ -180,11 +199,15 @@ def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
     if "family" not in out and "domain" in params:
         names = VALUE_TABLES["domain"]
         out["family"] = _lookup(params["domain"], n, lambda v: names.get(v, str(v)),
-                                pa.string())
+                                qs.TEXT_DICT)
     out["args"] = pa.ExtensionArray.from_storage(
         pa.json_(), args_json.objects(etype, params, n, column, _lookup))
     arrays = [out[f.name] if f.name in out else nulls(n, f.type) for f in qs.STAGE_ARROW]
     return pa.RecordBatch.from_arrays(arrays, schema=qs.STAGE_ARROW)
+
+
+def _decoded(arr: pa.Array) -> pa.Array:
+    return pc.take(arr.dictionary, arr.indices) if pa.types.is_dictionary(arr.type) else arr
 
 
 def _endpoint_columns(out, fam, params, n, endpoints) -> None:
@@ -197,8 +220,9 @@ def _endpoint_columns(out, fam, params, n, endpoints) -> None:
             typ = qs.STAGE_ARROW.field(col).type
             out[col] = _lookup(raw, n, lambda v, i=i: endpoints(v)[i], typ)
         if "family" not in out or out["family"].null_count:
-            fams = _lookup(raw, n, lambda v: endpoints(v)[0], pa.string())
-            out["family"] = fams if "family" not in out else pc.coalesce(out["family"], fams)
+            fams = _lookup(raw, n, lambda v: endpoints(v)[0], qs.TEXT_DICT)
+            out["family"] = fams if "family" not in out else pc.dictionary_encode(
+                pc.coalesce(_decoded(out["family"]), _decoded(fams)))
 
 
 class Gathered:

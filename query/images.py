@@ -22,6 +22,7 @@ every image of an earlier window counts as 0: of those only a pid's latest matte
 so what is kept is at most an image per pid plus the window's own."""
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from scapula.errors import InputError
 from scapula.query import batches
@@ -30,7 +31,7 @@ from scapula.query.processes import Lifetimes
 
 # The stream the INSERT reads: the staged columns and each row's image.
 SCHEMA = qs.STAGE_ARROW.append(pa.field("proc_id", pa.uint64())).append(
-    pa.field("exe", pa.string()))
+    pa.field("exe", qs.TEXT_DICT))   # indices into the images' exes
 
 TABLE_PIDS = 1 << 22     # Linux's PID_MAX_LIMIT: pids met are looked up in a table
 HOLD_ROWS = 4096         # a type with fewer rows waiting is held to a later window
@@ -94,7 +95,9 @@ class Images:
             return []
         g, seq = batches.merged([h[0] for h in got], [h[1] for h in got])
         batch = batches.group_batch(g, seq, self.endpoints)
-        images = [pa.concat_arrays([h[i] for h in got]) for i in (2, 3)]
+        # each window's exes index that window's images: decoded, then one dictionary
+        exes = pa.concat_arrays([pc.take(h[3].dictionary, h[3].indices) for h in got])
+        images = [pa.concat_arrays([h[2] for h in got]), pc.dictionary_encode(exes)]
         return [pa.RecordBatch.from_arrays(batch.columns + images, schema=SCHEMA)]
 
     def _images(self, kept: list, life_rows: list) -> list[tuple]:
@@ -208,7 +211,7 @@ class Images:
         """(proc_id, exe) arrays of rows by pid, seq from the window's start, ts."""
         n = len(pid)
         if not len(self.keys):
-            return batches.nulls(n, pa.uint64()), batches.nulls(n, pa.string())
+            return batches.nulls(n, pa.uint64()), batches.nulls(n, qs.TEXT_DICT)
         at = np.searchsorted(self.keys, (pid << np.uint64(32)) | (seq + 1).astype(np.uint64),
                              side="right") - 1
         np.maximum(at, 0, out=at)
@@ -217,7 +220,8 @@ class Images:
             none |= ts < self.sinces[at]
         mask = none if none.any() else None
         return (pa.array(self.procs[at], pa.uint64(), mask=mask),
-                self.exes.take(pa.array(at, mask=mask)))
+                pa.DictionaryArray.from_arrays(pa.array(at.astype(np.int32), mask=mask),
+                                               self.exes))
 
 
 _NEVER = np.iinfo(np.int64).min   # since_ns of images that hold from their seq on
