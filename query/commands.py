@@ -149,9 +149,9 @@ def query_command(args, db, view, pid, params, rule_files, default_rules, memory
     """Load capture files into DuckDB and run SQL over them.
 
     ARGS are capture files followed by one SQL statement (with --view: files only).
-    Tables: events, processes, fds, captures, drops, snapshot_fds, users, groups, and
-    alerts and alert_runs (from --rules, kept in --db until other rules replace
-    them); views: process_tree,
+    Tables: events, processes, fds, captures, drops, snapshot_fds, users, groups,
+    event_types, and alerts and alert_runs (from --rules, kept in --db until other
+    rules replace them); views: process_tree,
     exec_timeline, file_activity, network_activity, connections, privilege_changes,
     suspicious; table macros process_ancestors(pid) and process_descendants(pid).
     """
