@@ -86,6 +86,13 @@ def memory_option(fn):
              f"{storage.BOUNDED_LIMIT}.")(fn)
 
 
+def in_memory_option(fn):
+    return click.option(
+        "--in-memory", is_flag=True,
+        help="Load into memory however large the captures: about twice as fast as "
+             "the temporary file, and about 0.3 KB of memory an event.")(fn)
+
+
 def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True):
     """The database with `files` loaded (`fd_lifetimes`: with their `fds` rows,
     those of captures already in the database included); with `rules`, those
@@ -142,10 +149,11 @@ def run_sql(con, sql: str, params: dict):
               help="A named parameter, used in the SQL as $NAME.")
 @rules_options
 @memory_option
+@in_memory_option
 @output_options
 @clean_errors
 def query_command(args, db, view, pid, params, rule_files, default_rules, memory_limit,
-                  fmt=None):
+                  in_memory, fmt=None):
     """Load capture files into DuckDB and run SQL over them.
 
     ARGS are capture files followed by one SQL statement (with --view: files only).
@@ -165,7 +173,7 @@ def query_command(args, db, view, pid, params, rule_files, default_rules, memory
         values = {}
     values.update(parse_params(params))
     rules = compile_rules(rule_files, default_rules)
-    store = storage.Storage(files, db, memory_limit)
+    store = storage.Storage(files, db, memory_limit, in_memory)
     try:
         con = open_db(files, store, rules, uses_fds(sql))
         try:

@@ -7,7 +7,7 @@ import click
 from scapula.console import clean_errors, warn
 from scapula.errors import InputError, UsageError
 from scapula.query import export, loader, storage
-from scapula.query.commands import memory_option
+from scapula.query.commands import in_memory_option, memory_option
 from scapula.query.export_target import MANIFEST, Target
 
 
@@ -24,8 +24,9 @@ from scapula.query.export_target import MANIFEST, Target
 @click.option("--overwrite", is_flag=True,
               help="DIR may hold an earlier export: replace it (nothing else is touched).")
 @memory_option
+@in_memory_option
 @clean_errors
-def export_command(files, out, fmt, tables, db, overwrite, memory_limit):
+def export_command(files, out, fmt, tables, db, overwrite, memory_limit, in_memory):
     """Export capture files' tables for other tools.
 
     \b
@@ -45,7 +46,7 @@ def export_command(files, out, fmt, tables, db, overwrite, memory_limit):
         raise UsageError("no capture files (and no --db) to export")
     if db and not files and not os.path.exists(db):
         raise InputError(f"{db}: no such database")
-    store = storage.Storage(files, db, memory_limit)
+    store = storage.Storage(files, db, memory_limit, in_memory)
     with Target(out, overwrite) as target:
         con = loader.connect(store.db)
         try:

@@ -471,6 +471,7 @@ def test_memory_limit_loads_into_a_temporary_file_then_removes_it(tmp_path, monk
     assert storage.events_in([a]) == 6
     assert storage.Storage([a], None).db is None   # small: in memory
     monkeypatch.setattr(storage, "IN_MEMORY_EVENTS", 5)
+    assert storage.Storage([a], None, in_memory=True).db is None   # asked for: memory
     store = storage.Storage([a], None)
     assert store.bounded and store.memory_limit == storage.BOUNDED_LIMIT
     c = loader.connect(store.db)
@@ -497,3 +498,7 @@ def test_memory_limit_from_the_command_line(tmp_path):
     r = scapula("query", a, "SELECT 1", "--memory-limit", "lots")
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert "--memory-limit lots: expected a size such as 400MB" in r.stderr
+    r = scapula("query", a, "SELECT count(*) AS n FROM events", "--in-memory", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) == [{"n": 6}]
+    r = scapula("query", a, "SELECT 1", "--memory-limit", "1GB", "--in-memory")
+    assert r.returncode == 2 and "--in-memory goes without --db and --memory-limit" in r.stderr
