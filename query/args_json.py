@@ -44,7 +44,7 @@ def objects(etype, params: dict, n: int, column, lookup) -> pa.Array:
             text = _quoted(lookup(values, n, lambda v: None if v is None else sockaddr.text(v),
                                   pa.string()))
         elif p.kind == "argv":
-            text = _array(values)
+            text = _array(values, column)
         else:
             continue
         pieces.append(pc.binary_join_element_wise(key, pc.fill_null(text, "null"), ""))
@@ -53,7 +53,7 @@ def objects(etype, params: dict, n: int, column, lookup) -> pa.Array:
     if len(pieces) == 1 and isinstance(pieces[0], pa.DictionaryArray):
         one = pieces[0]   # the generic event's lone `nr`: the closing brace goes in too
         return pc.take(pc.binary_join_element_wise(one.dictionary, "}", ""), one.indices)
-    plain = [pc.take(x.dictionary, x.indices) if isinstance(x, pa.DictionaryArray) else x
+    plain = [x.dictionary_decode() if isinstance(x, pa.DictionaryArray) else x
              for x in pieces]
     return pc.binary_join_element_wise(*plain, "}", "")
 
@@ -97,7 +97,7 @@ def _quoted(text: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise('"', escaped(text), '"', "")
 
 
-def _array(blocks) -> pa.Array:
+def _array(blocks, column) -> pa.Array:
     """argv/envp blocks (each argument followed by a NUL) as JSON arrays of strings,
     without splitting them: the NULs become the '","' between the arguments. Each
     distinct block is written once: the same environment comes exec after exec."""
@@ -110,14 +110,7 @@ def _array(blocks) -> pa.Array:
     body = pc.binary_slice(raw, 0, -1)
     if not pc.all(ended).as_py():
         body = pc.if_else(ended, body, raw)
-    joined = pc.binary_join_element_wise('["', escaped(_utf8(body), nul='","'), '"]', "")
+    utf8 = column(body, len(body), pa.string())   # bytes not UTF-8: \xNN, not lost
+    joined = pc.binary_join_element_wise('["', escaped(utf8, nul='","'), '"]', "")
     return pc.take(pc.if_else(pc.equal(pc.binary_length(raw), 0), "[]", joined), d.indices)
 
-
-def _utf8(values: pa.Array) -> pa.Array:
-    """Bytes as text; bytes that are not UTF-8 are escaped (\\xNN), not lost."""
-    try:
-        return pc.cast(values, pa.string())
-    except pa.ArrowInvalid:
-        return pa.array([None if v is None else v.decode("utf-8", "backslashreplace")
-                         for v in values.to_pylist()], pa.string())

@@ -58,8 +58,7 @@ def text_column(values) -> pa.Array:
     try:
         return pc.cast(arr, pa.string())
     except pa.ArrowInvalid:
-        return pa.array([None if v is None else v.decode("utf-8", "backslashreplace")
-                         for v in values], pa.string())
+        return pa.array([text(v) for v in arr.to_pylist()], pa.string())
 
 
 def comm_column(values, n: int) -> pa.Array:
@@ -89,13 +88,17 @@ def _comm_text(fixed: pa.Array) -> pa.Array:
         return text_column(cut.to_pylist())
 
 
-def _text(b: bytes | None) -> str | None:
-    return None if b is None else b.decode("utf-8", "backslashreplace")
+def text(b) -> str | None:
+    """Bytes from a capture as text, bytes that are not UTF-8 escaped (\\xNN); text
+    and None as they are."""
+    if b is None or isinstance(b, str):
+        return b
+    return b.decode("utf-8", "backslashreplace")
 
 
 def _argv_text(block):
     parts = split_argv(block) if isinstance(block, bytes) else block
-    return None if parts is None else [_text(p) for p in parts]
+    return None if parts is None else [text(p) for p in parts]
 
 
 class Endpoints:
@@ -207,7 +210,7 @@ def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
 
 
 def _decoded(arr: pa.Array) -> pa.Array:
-    return pc.take(arr.dictionary, arr.indices) if pa.types.is_dictionary(arr.type) else arr
+    return arr.dictionary_decode() if pa.types.is_dictionary(arr.type) else arr
 
 
 def _endpoint_columns(out, fam, params, n, endpoints) -> None:
@@ -222,7 +225,7 @@ def _endpoint_columns(out, fam, params, n, endpoints) -> None:
         if "family" not in out or out["family"].null_count:
             fams = _lookup(raw, n, lambda v: endpoints(v)[0], qs.TEXT_DICT)
             out["family"] = fams if "family" not in out else pc.dictionary_encode(
-                pc.coalesce(_decoded(out["family"]), _decoded(fams)))
+                pc.coalesce(_decoded(out["family"]), fams.dictionary_decode()))
 
 
 class Gathered:

@@ -7,6 +7,7 @@ load's."""
 import pyarrow as pa
 
 from scapula.query import schema as qs
+from scapula.query.batches import text as as_text
 
 O_CLOEXEC = 0o2000000          # also SOCK_CLOEXEC
 MFD_CLOEXEC = 1
@@ -85,7 +86,7 @@ class FdTable:
         for pid, num, target in snapshot_fds:
             proc = snapshot_procs.get(pid)
             if proc is not None:
-                text = _text(target)
+                text = as_text(target)
                 self.add(proc, new_fd(pid, num, _target_type(text), "snapshot", name=text,
                                       path=text if text.startswith("/") else None))
 
@@ -93,7 +94,7 @@ class FdTable:
         """One event row (_COLUMNS then _ARGS), in seq order."""
         kind, proc, res = r[E_TYPE], r[E_PROC], r[E_RES]
         if proc is None:
-            proc = -r[E_PID]   # no lifetime (the loader's join gives every event one)
+            proc = -r[E_PID]   # no lifetime: its events came before any image of its pid
         if kind == "close":
             if res != EBADF:   # Linux frees the fd even when close reports EINTR or EIO
                 self.end(proc, r[E_FD], r[E_SEQ], r[E_TS], "close")
@@ -236,10 +237,6 @@ def _target_type(target: str) -> str:
     if target.startswith("/memfd:"):
         return "memfd"
     return "file"
-
-
-def _text(b) -> str:
-    return b if isinstance(b, str) else b.decode("utf-8", "backslashreplace")
 
 
 def load(con, capture: int, host: str, insert) -> None:

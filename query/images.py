@@ -96,7 +96,7 @@ class Images:
         g, seq = batches.merged([h[0] for h in got], [h[1] for h in got])
         batch = batches.group_batch(g, seq, self.endpoints)
         # each window's exes index that window's images: decoded, then one dictionary
-        exes = pa.concat_arrays([pc.take(h[3].dictionary, h[3].indices) for h in got])
+        exes = pa.concat_arrays([h[3].dictionary_decode() for h in got])
         images = [pa.concat_arrays([h[2] for h in got]), pc.dictionary_encode(exes)]
         return [pa.RecordBatch.from_arrays(batch.columns + images, schema=SCHEMA)]
 
@@ -189,7 +189,8 @@ class Images:
             procs = np.concatenate([procs, np.array([r[0] for r in new], np.uint64)])
             sinces = np.concatenate([sinces, np.array(
                 [_NEVER if r[4] is None else r[4] for r in new], np.int64)])
-            exes = pa.concat_arrays([exes, pa.array([_text(r[3]) for r in new], pa.string())])
+            exes = pa.concat_arrays([exes, pa.array([batches.text(r[3]) for r in new],
+                                                    pa.string())])
         since = np.maximum(seqs - (start - 1), 0).astype(np.uint64)
         keys = (pids << np.uint64(32)) | since
         order = np.argsort(keys, kind="stable")   # of equal keys the one made last wins
@@ -239,9 +240,3 @@ def _rows_of(kept: list, rows: np.ndarray, names: tuple) -> list[list]:
 
 
 _NEVER = np.iinfo(np.int64).min   # since_ns of images that hold from their seq on
-
-
-def _text(b):
-    if b is None or isinstance(b, str):
-        return b
-    return b.decode("utf-8", "backslashreplace")

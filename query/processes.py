@@ -6,6 +6,7 @@ import pyarrow as pa
 
 from scapula.capture.decoder import split_argv
 from scapula.query import schema as qs
+from scapula.query.batches import text
 from scapula.schemas.flags import tty_text
 
 
@@ -118,16 +119,16 @@ class Lifetimes:
     def table(self, host: str) -> pa.Table:
         cols = {c.name: [] for c in qs.PROCESSES}
         for life in self.lives:
-            argv = [_text(a) for a in life.argv]
+            argv = [text(a) for a in life.argv]
             row = {
                 "capture": self.capture, "host": host, "proc_id": life.proc_id,
                 "parent_id": life.parent_id, "pid": life.pid, "ppid": life.ppid,
-                "comm": _text(life.comm), "exe": _text(life.exe), "argv": argv,
-                "cmdline": " ".join(argv), "cwd": _text(life.cwd), "uid": life.uid,
+                "comm": text(life.comm), "exe": text(life.exe), "argv": argv,
+                "cmdline": " ".join(argv), "cwd": text(life.cwd), "uid": life.uid,
                 "euid": life.euid, "gid": life.gid, "loginuid": life.loginuid,
                 "sessionid": life.sessionid, "sid": life.sid, "pgid": life.pgid,
                 "tty": tty_text(life.tty) if life.tty else None,
-                "container_id": _text(life.container_id),
+                "container_id": text(life.container_id),
                 "start": life.start_ns, "start_ns": life.start_ns,
                 "end": life.end_ns, "end_ns": life.end_ns, "exit_code": life.exit_code,
                 "exit_signal": life.exit_signal, "core_dumped": life.core_dumped,
@@ -147,9 +148,3 @@ def _take_facts(life: Life, ev: dict, fallback: Life) -> None:
     for k in _FACTS:
         v = ev.get(k)
         setattr(life, k, v if v is not None else getattr(fallback, k))
-
-
-def _text(b):
-    if b is None or isinstance(b, str):
-        return b
-    return b.decode("utf-8", "backslashreplace")
