@@ -9,6 +9,7 @@ import importlib.util
 from itertools import chain
 import sys
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -49,6 +50,16 @@ def column(values, n: int, typ: pa.DataType) -> pa.Array:
     if pa.types.is_list(typ):
         return pa.array([_argv_text(v) for v in values], typ)
     return pa.array(values, typ)
+
+
+def same_bytes(values, n: int, typ: pa.DataType) -> pa.Array:
+    """A packed header column read as `typ` of its width, without a copy or a check: for
+    values known to fit (ns times below 2^63, until 2262, as int64 or a timestamp).
+    Anything else goes through column()."""
+    if isinstance(values, Packed) and values.dtype in _PACKED_TYPES \
+            and _PACKED_TYPES[values.dtype].bit_width == typ.bit_width:
+        return pa.Array.from_buffers(typ, n, [None, pa.py_buffer(values.data)])
+    return column(values, n, typ)
 
 
 def text_column(values) -> pa.Array:
@@ -165,27 +176,30 @@ _ZEROS = pa.array([], pa.int32())
 
 
 def _errnos(res: pa.Array) -> pa.DictionaryArray:
-    """The error's name of each failed call (result -1 .. -4095), else null."""
-    code = pc.negate(res)
-    failed = pc.and_(pc.greater(code, 0), pc.less(code, len(_ERRNO_NAMES)))
-    return pa.DictionaryArray.from_arrays(
-        pc.cast(pc.if_else(failed, code, None), pa.int32()), _ERRNO_NAMES)
+    """The error's name of each failed call (result -1 .. -4095), else null: an index
+    into the names, whose entry 0 is null (no validity bitmap to build)."""
+    r = res.to_numpy(zero_copy_only=False)
+    code = np.where((r < 0) & (r >= -_ERRNO_MAX), -r, 0).astype(np.int32)
+    return pa.DictionaryArray.from_arrays(code, _ERRNO_NAMES)
 
 
-_ERRNO_NAMES = pa.array([None] + [errno_name(-c) for c in range(1, 4096)], pa.string())
+_ERRNO_MAX = 4095
+_ERRNO_NAMES = pa.array([None] + [errno_name(-c) for c in range(1, _ERRNO_MAX + 1)],
+                        pa.string())
 
 
 def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
     """One event type's rows (of one chunk, or gathered), in STAGE_ARROW's layout."""
     n, cols, params, etype = g.n, g.cols, g.params, g.etype
     res = column(cols["res"], n, pa.int64())
-    ts = pc.cast(column(cols["ts"], n, pa.uint64()), pa.int64())
     out = {
-        "seq": seq, "ts": pc.cast(ts, pa.timestamp("ns")), "ts_ns": ts,
+        "seq": seq, "ts": same_bytes(cols["ts"], n, pa.timestamp("ns")),
+        "ts_ns": same_bytes(cols["ts"], n, pa.int64()),
         "cpu": column(cols["cpu"], n, pa.uint16()),
         "tid": column(cols["tid"], n, pa.int64()), "pid": column(cols["pid"], n, pa.int64()),
-        "ppid": column(cols["ppid"], n, pa.int64()), "uid": column(cols["uid"], n, pa.int64()),
-        "gid": column(cols["gid"], n, pa.int64()), "comm": comm_column(cols["comm"], n),
+        "ppid": column(cols["ppid"], n, pa.int64()),
+        "uid": column(cols["uid"], n, pa.uint32()), "gid": column(cols["gid"], n, pa.uint32()),
+        "comm": comm_column(cols["comm"], n),
         "cgroup": column(cols["cgroup"], n, pa.uint64()), "result": res,
         "type": _repeat(etype.name, n),
     }
@@ -301,11 +315,11 @@ def header_batch(g, seq: pa.Array) -> pa.RecordBatch:
     """Only the columns that tell whose a row is (seq, ts_ns, pid, ppid, comm, uid,
     gid), typed as group_batch types them: a fraction of a whole batch's work."""
     n, cols = g.n, g.cols
-    ts = pc.cast(column(cols["ts"], n, pa.uint64()), pa.int64())
     return pa.RecordBatch.from_pydict({
-        "seq": seq, "ts_ns": ts, "pid": column(cols["pid"], n, pa.int64()),
+        "seq": seq, "ts_ns": same_bytes(cols["ts"], n, pa.int64()),
+        "pid": column(cols["pid"], n, pa.int64()),
         "ppid": column(cols["ppid"], n, pa.int64()), "comm": comm_column(cols["comm"], n),
-        "uid": column(cols["uid"], n, pa.int64()), "gid": column(cols["gid"], n, pa.int64())})
+        "uid": column(cols["uid"], n, pa.uint32()), "gid": column(cols["gid"], n, pa.uint32())})
 
 
 def chunk_groups(groups: dict, order, base: int):

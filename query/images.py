@@ -111,11 +111,15 @@ class Images:
                 self.forks.setdefault(child, r["ts"])
         pids = [batch.column("pid").to_numpy() for batch in kept]
         seqs = [batch.column("seq").to_numpy() for batch in kept]
+        times = [batch.column("ts_ns").to_numpy() for batch in kept]
         pid, seq = np.concatenate(pids), np.concatenate(seqs)
-        if pid.min() < 0 or pid.max() >> 32:
-            raise InputError(f"an event's pid is out of range: {pid.min()} .. {pid.max()}")
         start = int(seq.min())
-        steps = self._first_sights(kept, pid, seq, start)
+        where = f"events {start} to {int(seq.max())}"
+        if pid.min() < 0 or pid.max() >> 32:
+            raise InputError(f"{where}: a pid out of range ({pid.min()} .. {pid.max()})")
+        if min(t.min() for t in times) < 0:   # read as signed: 2^63 ns on, the year 2262
+            raise InputError(f"{where}: a time out of range (after the year 2262)")
+        steps = self._first_sights(kept, pid, seq, times, start)
         steps += [(r["seq"], 1, r) for r in life_rows]
         steps.sort(key=lambda s: s[:2])   # a pid's first sight before its own row's event
         lives = self.lives
@@ -125,11 +129,10 @@ class Images:
             else:
                 lives.seen(*what)
         self._add_images(start)
-        return [self._lookup(pid.astype(np.uint64), seq - start,
-                             batch.column("ts_ns").to_numpy())
-                for batch, pid, seq in zip(kept, pids, seqs)]
+        return [self._lookup(pid.astype(np.uint64), seq - start, ts)
+                for pid, seq, ts in zip(pids, seqs, times)]
 
-    def _first_sights(self, kept, pid, seq, start: int) -> list:
+    def _first_sights(self, kept, pid, seq, times, start: int) -> list:
         """(seq, 0, seen() arguments) of each pid met first in this window: the facts
         of its first row by seq, and the least ts of its rows."""
         new = np.flatnonzero(~self._met(pid))
@@ -141,7 +144,7 @@ class Images:
         by_pid = pid[order]
         starts = np.flatnonzero(np.r_[True, by_pid[1:] != by_pid[:-1]])
         first_seq = seq[order[starts]]
-        ts = np.concatenate([b.column("ts_ns").to_numpy() for b in kept])
+        ts = np.concatenate(times)
         least_ts = np.minimum.reduceat(ts[order], starts).tolist()
         self._meet(by_pid[starts])
         cols = _rows_of(kept, order[starts], ("ppid", "comm", "uid", "gid"))

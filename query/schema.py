@@ -15,6 +15,7 @@ KIND_SQL = {
 }
 SQL_ARROW = {
     "BIGINT": pa.int64(), "UBIGINT": pa.uint64(), "INTEGER": pa.int32(),
+    "UINTEGER": pa.uint32(),
     "USMALLINT": pa.uint16(), "VARCHAR": pa.string(), "VARCHAR[]": pa.list_(pa.string()),
     "BLOB": pa.binary(), "TIMESTAMP_NS": pa.timestamp("ns"), "BOOLEAN": pa.bool_(),
     "JSON": pa.string(), "MAP(VARCHAR, VARCHAR)": pa.map_(pa.string(), pa.string()),
@@ -34,6 +35,10 @@ def C(name, sql, desc):
 
 # --- events: the typed common and per-family columns ----------------------------------
 # The loader fills the Arrow side (STAGE_COLUMNS); the rest come from SQL at load time.
+# uid and gid keep the header's unsigned 32 bits, as the kernel has them (4294967295 is
+# the "-1" of the setuid calls): the packed bytes go in as they are, and DuckDB stores
+# half the bytes. Pids stay BIGINT, as processes has them: pid arithmetic (pid - ppid)
+# on an unsigned type fails when it would go below 0.
 COMMON = (
     C("capture", "INTEGER", "the capture file the row came from (captures.capture)"),
     C("host", "VARCHAR", "the recording host's name"),
@@ -44,8 +49,8 @@ COMMON = (
     C("tid", "BIGINT", "thread id"),
     C("pid", "BIGINT", "process id (thread group id)"),
     C("ppid", "BIGINT", "parent process id, as the kernel had it at the event"),
-    C("uid", "BIGINT", "real user id"),
-    C("gid", "BIGINT", "real group id"),
+    C("uid", "UINTEGER", "real user id"),
+    C("gid", "UINTEGER", "real group id"),
     C("comm", "VARCHAR", "the thread's command name (16 bytes at most)"),
     C("exe", "VARCHAR", "the process's executable at the event (processes.exe of its image)"),
     C("proc_id", "UBIGINT", "the process lifetime the event belongs to (processes.proc_id)"),

@@ -219,6 +219,18 @@ def test_damaged_capture_loads_up_to_the_damage(tmp_path):
     assert rows(c, "SELECT complete FROM captures") == [(False,)]
 
 
+def test_a_time_out_of_range_is_one_line_naming_the_file(tmp_path):
+    # 2^63 ns and on (the year 2262) does not fit TIMESTAMP_NS: refused, not wrapped
+    rows_ = workload()
+    bad = list(rows_[2])
+    bad[schema.HEADER_FIELDS.index("ts")] = 2**63 + 5
+    path = write(tmp_path / "bad.scapula", rows_[:2] + [tuple(bad)] + rows_[3:])
+    r = scapula("query", path, "SELECT count(*) FROM events")
+    assert r.returncode == 3, r.stderr
+    assert r.stderr == (f"scapula: {path}: events 0 to 5: a time out of range "
+                        "(after the year 2262)\n")
+
+
 def test_schema_columns_are_documented_and_args_cover_every_parameter():
     for _table, (_desc, cols) in qs.TABLES.items():
         assert all(c.desc for c in cols)
