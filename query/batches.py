@@ -313,13 +313,29 @@ def merged(groups: list, seqs: list) -> tuple:
 
 def header_batch(g, seq: pa.Array) -> pa.RecordBatch:
     """Only the columns that tell whose a row is (seq, ts_ns, pid, ppid, comm, uid,
-    gid), typed as group_batch types them: a fraction of a whole batch's work."""
+    gid), typed as group_batch types them but comm: a fraction of a whole batch's work.
+    comm stays the packed 16-byte fields (comm_bytes() reads one): only a new pid's
+    first row is ever read."""
     n, cols = g.n, g.cols
+    comm = cols["comm"]
+    comm = comm.data if isinstance(comm, Packed) else comm
     return pa.RecordBatch.from_pydict({
         "seq": seq, "ts_ns": same_bytes(cols["ts"], n, pa.int64()),
         "pid": column(cols["pid"], n, pa.int64()),
-        "ppid": column(cols["ppid"], n, pa.int64()), "comm": comm_column(cols["comm"], n),
+        "ppid": column(cols["ppid"], n, pa.int64()),
+        "comm": pa.Array.from_buffers(pa.binary(fmt.COMM_SIZE), n, [None, pa.py_buffer(comm)])
+        if isinstance(comm, bytes) else comm_column(comm, n),
         "uid": column(cols["uid"], n, pa.uint32()), "gid": column(cols["gid"], n, pa.uint32())})
+
+
+def comm_bytes(value) -> bytes | None:
+    """A comm as header_batch or group_batch holds it (the packed field, or text), as
+    the bytes it stands for; empty is None."""
+    if isinstance(value, bytes):
+        value = value.split(b"\0", 1)[0]
+    elif value is not None:
+        value = value.encode()
+    return value or None
 
 
 def chunk_groups(groups: dict, order, base: int):

@@ -69,7 +69,7 @@ class Images:
         for tid, g, seq in parts:
             if g.etype.name in batches.LIFECYCLE:
                 life_rows += batches.lifecycle_rows(g, seq)
-            if final or tid in self.held or g.n < HOLD_ROWS:
+            if tid in self.held or g.n < HOLD_ROWS:
                 held.append((tid, g, seq, batches.header_batch(g, seq)))
             else:
                 built.append(batches.group_batch(g, seq, self.endpoints))
@@ -150,7 +150,7 @@ class Images:
         cols = _rows_of(kept, order[starts], ("ppid", "comm", "uid", "gid"))
         facts = zip(first_seq.tolist(), by_pid[starts].tolist(), least_ts, *cols)
         forks = self.forks
-        out = [(s, 0, (s, p, ts, ppid, comm.encode() if comm else None, uid, gid,
+        out = [(s, 0, (s, p, ts, ppid, batches.comm_bytes(comm), uid, gid,
                        forks.get(p)))
                for s, p, ts, ppid, comm, uid, gid in facts]
         if forks:   # a met pid's forks matter no more
