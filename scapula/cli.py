@@ -1,5 +1,11 @@
 """The `scapula` command: a click group; each subcommand lives beside the code it drives."""
-import click
+import os
+
+# numpy's OpenBLAS starts a thread per core that spins when numpy is imported (~0.1 s of
+# CPU each command); scapula calls no BLAS routine. Read when numpy loads: set first.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import click  # noqa: E402
 
 
 EXIT_CODES = """\b
