@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from scapula.errors import InputError, UsageError
-from scapula.query import accounts, batches, fds, images
+from scapula.query import accounts, batches, fds, heap, images
 from scapula.query import schema as qs
 from scapula.query.processes import Lifetimes
 from scapula.replay.reader import Capture
@@ -70,6 +70,7 @@ def load(con, paths, warn=lambda message: None, fd_lifetimes: bool = True,
     `fd_lifetimes`: also build the `fds` table, the one costly derived table (as long
     as loading the events), for those that lack it. `window_rows`: events decoded at
     a time (WINDOW_ROWS; fewer holds less memory). Returns the capture ids."""
+    heap.keep_freed_memory()
     with _no_cycle_collector():
         ids = [load_one(con, os.path.abspath(p), warn, window_rows) for p in paths]
         if fd_lifetimes:
