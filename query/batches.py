@@ -62,6 +62,28 @@ def same_bytes(values, n: int, typ: pa.DataType) -> pa.Array:
     return column(values, n, typ)
 
 
+def from_numpy(values: np.ndarray, typ: pa.DataType, mask: np.ndarray | None = None) -> pa.Array:
+    """A numpy array as the Arrow type of its width, without a copy; `mask` true where
+    null. (pa.array() of a numpy array imports numpy.ma and tries pandas the first
+    time: 25 ms of a load.)"""
+    values = np.ascontiguousarray(values)
+    valid = None if mask is None else pa.py_buffer(np.packbits(~mask, bitorder="little"))
+    return pa.Array.from_buffers(typ, len(values), [valid, pa.py_buffer(values)])
+
+
+def to_numpy(arr: pa.Array) -> np.ndarray:
+    """An integer array as numpy, without a copy; nulls read as 0. (Array.to_numpy()
+    looks for pandas the first time, and would import it where it is installed.)"""
+    if arr.null_count:
+        arr = pc.fill_null(arr, 0)
+    dtype = _NUMPY_TYPES[arr.type]
+    return np.frombuffer(arr.buffers()[1], dtype, len(arr), arr.offset * dtype.itemsize)
+
+
+_NUMPY_TYPES = {pa.int64(): np.dtype(np.int64), pa.uint64(): np.dtype(np.uint64),
+                pa.int32(): np.dtype(np.int32), pa.uint32(): np.dtype(np.uint32)}
+
+
 def text_column(values) -> pa.Array:
     """Bytes to text. Valid UTF-8 goes through as is (Arrow checks it in C); a column with
     other bytes falls back to Python, escaping them (\\xNN) rather than failing."""
@@ -178,9 +200,9 @@ _ZEROS = pa.array([], pa.int32())
 def _errnos(res: pa.Array) -> pa.DictionaryArray:
     """The error's name of each failed call (result -1 .. -4095), else null: an index
     into the names, whose entry 0 is null (no validity bitmap to build)."""
-    r = res.to_numpy(zero_copy_only=False)
+    r = to_numpy(res)
     code = np.where((r < 0) & (r >= -_ERRNO_MAX), -r, 0).astype(np.int32)
-    return pa.DictionaryArray.from_arrays(code, _ERRNO_NAMES)
+    return pa.DictionaryArray.from_arrays(from_numpy(code, pa.int32()), _ERRNO_NAMES)
 
 
 _ERRNO_MAX = 4095

@@ -109,9 +109,9 @@ class Images:
             if r["type"] == "procfork" and child is not None and child != r["pid"] \
                     and 0 <= child < 1 << 32:
                 self.forks.setdefault(child, r["ts"])
-        pids = [batch.column("pid").to_numpy() for batch in kept]
-        seqs = [batch.column("seq").to_numpy() for batch in kept]
-        times = [batch.column("ts_ns").to_numpy() for batch in kept]
+        pids = [batches.to_numpy(batch.column("pid")) for batch in kept]
+        seqs = [batches.to_numpy(batch.column("seq")) for batch in kept]
+        times = [batches.to_numpy(batch.column("ts_ns")) for batch in kept]
         pid, seq = np.concatenate(pids), np.concatenate(seqs)
         start = int(seq.min())
         where = f"events {start} to {int(seq.max())}"
@@ -205,7 +205,7 @@ class Images:
         self.keys = keys[keep]
         self.pids, self.seqs, self.procs = pids[order], seqs[order], procs[order]
         self.sinces = sinces[order]
-        self.exes = exes.take(pa.array(order))
+        self.exes = exes.take(batches.from_numpy(order.astype(np.int64), pa.int64()))
         self.timed = bool((self.sinces != _NEVER).any())
 
     def _lookup(self, pid, seq, ts) -> tuple:
@@ -220,8 +220,9 @@ class Images:
         if self.timed:
             none |= ts < self.sinces[at]
         mask = none if none.any() else None
-        return (pa.array(self.procs[at], pa.uint64(), mask=mask),
-                pa.DictionaryArray.from_arrays(pa.array(at.astype(np.int32), mask=mask),
+        return (batches.from_numpy(self.procs[at], pa.uint64(), mask),
+                pa.DictionaryArray.from_arrays(batches.from_numpy(at.astype(np.int32),
+                                                                  pa.int32(), mask),
                                                self.exes))
 
 
@@ -232,10 +233,11 @@ def _rows_of(kept: list, rows: np.ndarray, names: tuple) -> list[list]:
     ends = np.cumsum([b.num_rows for b in kept])
     where = np.searchsorted(ends, rows, side="right")
     out = [[None] * len(rows) for _ in names]
-    for b in np.unique(where).tolist():
+    for b in np.flatnonzero(np.bincount(where)).tolist():   # (np.unique imports numpy.ma)
         pick = np.flatnonzero(where == b)
         offsets = rows[pick] - (ends[b - 1] if b else 0)
-        got = kept[b].select(list(names)).take(pa.array(offsets))
+        got = kept[b].select(list(names)).take(batches.from_numpy(offsets.astype(np.int64),
+                                                                  pa.int64()))
         for col, values in zip(out, got.columns):
             for i, v in zip(pick.tolist(), values.to_pylist()):
                 col[i] = v
