@@ -117,26 +117,31 @@ class Lifetimes:
             cur.core_dumped = bool(ev.get("core")) if ev.get("core") is not None else None
 
     def table(self, host: str) -> pa.Table:
-        cols = {c.name: [] for c in qs.PROCESSES}
-        for life in self.lives:
-            argv = [text(a) for a in life.argv]
-            row = {
-                "capture": self.capture, "host": host, "proc_id": life.proc_id,
-                "parent_id": life.parent_id, "pid": life.pid, "ppid": life.ppid,
-                "comm": text(life.comm), "exe": text(life.exe), "argv": argv,
-                "cmdline": " ".join(argv), "cwd": text(life.cwd), "uid": life.uid,
-                "euid": life.euid, "gid": life.gid, "loginuid": life.loginuid,
-                "sessionid": life.sessionid, "sid": life.sid, "pgid": life.pgid,
-                "tty": tty_text(life.tty) if life.tty else None,
-                "container_id": text(life.container_id),
-                "start": life.start_ns, "start_ns": life.start_ns,
-                "end": life.end_ns, "end_ns": life.end_ns, "exit_code": life.exit_code,
-                "exit_signal": life.exit_signal, "core_dumped": life.core_dumped,
-                "execs": life.execs, "origin": life.origin,
-            }
-            for k, col in cols.items():  # columns filled later (user names) start NULL
-                col.append(row.get(k))
-        return pa.table(cols, schema=qs.arrow_schema(qs.PROCESSES))
+        """One row per lifetime, built column by column."""
+        lives, n = self.lives, len(self.lives)
+
+        def of(name):
+            return [getattr(life, name) for life in lives]
+
+        def texts(name):
+            return [text(getattr(life, name)) for life in lives]
+        argvs = [[text(a) for a in life.argv] for life in lives]
+        starts, ends = of("start_ns"), of("end_ns")
+        cols = {
+            "capture": [self.capture] * n, "host": [host] * n, "proc_id": of("proc_id"),
+            "parent_id": of("parent_id"), "pid": of("pid"), "ppid": of("ppid"),
+            "comm": texts("comm"), "exe": texts("exe"), "argv": argvs,
+            "cmdline": [" ".join(a) for a in argvs], "cwd": texts("cwd"),
+            "tty": [tty_text(life.tty) if life.tty else None for life in lives],
+            "container_id": texts("container_id"), "start": starts, "start_ns": starts,
+            "end": ends, "end_ns": ends,
+        }
+        for name in ("uid", "euid", "gid", "loginuid", "sessionid", "sid", "pgid",
+                     "exit_code", "exit_signal", "core_dumped", "execs", "origin"):
+            cols[name] = of(name)
+        nulls = [None] * n   # columns filled later (user names) start NULL
+        return pa.table({c.name: cols.get(c.name, nulls) for c in qs.PROCESSES},
+                        schema=qs.arrow_schema(qs.PROCESSES))
 
 
 def _cwd(ev: dict):
