@@ -75,18 +75,24 @@ def measure(kind: str, path: str) -> dict:
         if kind != "memory" and (here / "storage.py").exists():   # older: memory only
             from scapula.query import storage
             store = storage.Storage([path], None)
-        con = loader.connect(store.db if store else None)
+        events_dir = getattr(store, "events_dir", None)   # older: events in DuckDB only
+        con = (loader.connect(store.db, events_dir) if events_dir else
+               loader.connect(store.db if store else None))
         if store:
             store.configure(con)
         try:   # as `scapula query` loads for SQL that does not name fds
-            if store:
+            if events_dir:
+                loader.load(con, [path], fd_lifetimes=False, window_rows=store.window_rows,
+                            events_dir=events_dir)
+            elif store:
                 loader.load(con, [path], fd_lifetimes=False, window_rows=store.window_rows)
             else:
                 loader.load(con, [path], fd_lifetimes=False)
         except TypeError:   # a loader from before fd lifetimes were put off
             loader.load(con, [path])
         events = con.execute("SELECT count(*) FROM events").fetchone()[0]
-        where = (f"file, limit {store.memory_limit}" if store and store.tmp else "memory")
+        where = ("Parquet + file, limit " if events_dir else "file, limit ") + \
+            str(store.memory_limit) if store and store.tmp else "memory"
         if store and kind == "views":   # as scapula query does before the user's SQL
             store.loaded(con)
         if kind == "load" and hasattr(loader, "build_fds"):   # timed apart, after

@@ -185,7 +185,7 @@ def _lookup(values, n: int, fn, typ: pa.DataType) -> pa.Array:
     return pc.take(mapped, pc.index_in(arr, uniq, skip_nulls=False))
 
 
-def _repeat(text: str, n: int) -> pa.DictionaryArray:
+def repeat_text(text: str, n: int) -> pa.DictionaryArray:
     """`text` n times: one dictionary entry, and a slice of one cached zeros array."""
     global _ZEROS
     if len(_ZEROS) < n:
@@ -223,7 +223,7 @@ def group_batch(g, seq: pa.Array, endpoints: Endpoints) -> pa.RecordBatch:
         "uid": column(cols["uid"], n, pa.uint32()), "gid": column(cols["gid"], n, pa.uint32()),
         "comm": comm_column(cols["comm"], n),
         "cgroup": column(cols["cgroup"], n, pa.uint64()), "result": res,
-        "type": _repeat(etype.name, n),
+        "type": repeat_text(etype.name, n),
     }
     if etype.returns:
         out["errno"] = _errnos(res)

@@ -99,10 +99,11 @@ def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True
     captures (all in the database when no file is named) judged into `alerts`."""
     if not files and not store.db:
         raise UsageError("no capture files (and no --db) to query")
-    con = loader.connect(store.db)
+    con = loader.connect(store.db, store.events_dir)
     try:
         store.configure(con)
-        ids = loader.load(con, files, warn, fd_lifetimes=False, window_rows=store.window_rows)
+        ids = loader.load(con, files, warn, fd_lifetimes=False,
+                         window_rows=store.window_rows, events_dir=store.events_dir)
         if not files:
             ids = [r[0] for r in con.execute("SELECT capture FROM captures").fetchall()]
         if fd_lifetimes:

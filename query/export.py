@@ -49,8 +49,10 @@ def choose_tables(con, fmt: str, wanted: list[str] | None) -> list[str]:
     """The tables to export: those asked for (default: all the database has), in the
     schema's order."""
     check_request(fmt, wanted)
-    present = {r[0] for r in con.execute(
+    present = {r[0] for r in con.execute(   # events is a view over Parquet in a bounded load
         "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+        "AND database_name = current_database() UNION ALL "
+        "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' "
         "AND database_name = current_database()").fetchall()}
     if fmt == "timesketch":
         return ["events"]

@@ -48,10 +48,11 @@ def export_command(files, out, fmt, tables, db, overwrite, memory_limit, in_memo
         raise InputError(f"{db}: no such database")
     store = storage.Storage(files, db, memory_limit, in_memory)
     with Target(out, overwrite) as target:
-        con = loader.connect(store.db)
+        con = loader.connect(store.db, store.events_dir)
         try:
             store.configure(con)
-            loader.load(con, files, warn, fd_lifetimes=False, window_rows=store.window_rows)
+            loader.load(con, files, warn, fd_lifetimes=False,
+                        window_rows=store.window_rows, events_dir=store.events_dir)
             tables = export.choose_tables(con, fmt, wanted)
             if "fds" in tables:   # those of every capture in the database
                 loader.build_fds(con, [r[0] for r in con.execute(

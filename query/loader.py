@@ -10,15 +10,18 @@ import duckdb
 import pyarrow as pa
 
 from scapula.errors import InputError, UsageError
-from scapula.query import accounts, batches, fds, heap, images
+from scapula.query import accounts, batches, fds, heap, images, parquet_events
 from scapula.query import schema as qs
 from scapula.query.processes import Lifetimes
 from scapula.replay.reader import Capture
 
 
-def connect(db: str | None = None) -> duckdb.DuckDBPyConnection:
-    """A database with scapula's tables and views: in memory, or the file `db`."""
+def connect(db: str | None = None, events_dir: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A database with scapula's tables and views: in memory, or the file `db`.
+    `events_dir`: `events` is a view of Parquet files there (query/parquet_events.py),
+    for a database just made."""
     fresh = db is None or not os.path.exists(db)
+    views = {"events": parquet_events.prepare(events_dir)} if events_dir else None
     try:
         con = duckdb.connect(db or ":memory:")
     except duckdb.Error as e:
@@ -28,7 +31,7 @@ def connect(db: str | None = None) -> duckdb.DuckDBPyConnection:
     # load). A database just made has nothing to check.
     run(con, "SET threads = 1")
     try:
-        con.execute(";\n".join(qs.ddl()))
+        con.execute(";\n".join(qs.ddl(views)))
     except duckdb.Error as e:   # an old file's table lacks a column to comment on
         _check_columns(con, db)
         con.close()
@@ -65,14 +68,16 @@ def create_views(con) -> None:
 
 
 def load(con, paths, warn=lambda message: None, fd_lifetimes: bool = True,
-         window_rows: int | None = None) -> list[int]:
+         window_rows: int | None = None, events_dir: str | None = None) -> list[int]:
     """Load capture files (those already in the database, unchanged, are skipped).
     `fd_lifetimes`: also build the `fds` table, the one costly derived table (as long
     as loading the events), for those that lack it. `window_rows`: events decoded at
-    a time (WINDOW_ROWS; fewer holds less memory). Returns the capture ids."""
+    a time (WINDOW_ROWS; fewer holds less memory). `events_dir`: the events go to
+    Parquet files there, as connect() was told. Returns the capture ids."""
     heap.keep_freed_memory()
     with _no_cycle_collector():
-        ids = [load_one(con, os.path.abspath(p), warn, window_rows) for p in paths]
+        ids = [load_one(con, os.path.abspath(p), warn, window_rows, events_dir)
+               for p in paths]
         if fd_lifetimes:
             build_fds(con, ids)
     return ids
@@ -104,7 +109,8 @@ def build_fds(con, captures) -> None:
             fds.load(con, capture, host, _insert)
 
 
-def load_one(con, path: str, warn, window_rows: int | None = None) -> int:
+def load_one(con, path: str, warn, window_rows: int | None = None,
+             events_dir: str | None = None) -> int:
     try:
         st = os.stat(path)
     except OSError as e:
@@ -118,9 +124,14 @@ def load_one(con, path: str, warn, window_rows: int | None = None) -> int:
     capture = found[0] if found else one(
         con, "SELECT coalesce(max(capture), 0) + 1 FROM captures")[0]
     with Capture(path) as cap, _one_thread(con), _transaction(con):
-        _load_capture(con, cap, capture, st, window_rows or WINDOW_ROWS)
-        accounts.load(con, cap, capture, str(cap.header.get("host", "")), _insert)
-        _event_types(con, cap)
+        try:
+            _load_capture(con, cap, capture, st, window_rows or WINDOW_ROWS, events_dir)
+            accounts.load(con, cap, capture, str(cap.header.get("host", "")), _insert)
+            _event_types(con, cap)
+        except BaseException:
+            if events_dir:   # the rollback cannot take back a file
+                parquet_events.discard(events_dir, capture)
+            raise
     for w in cap.warnings:
         warn(w)
     return capture
@@ -152,12 +163,15 @@ def _one_thread(con):
         run(con, f"SET threads = {int(threads)}")
 
 
-def _load_capture(con, cap: Capture, capture: int, st, window_rows: int) -> None:
-    """Events go straight into `events`, written once, each with its process lifetime
-    and exe, found while the batches stream (query/images.py); then the lifetimes."""
+def _load_capture(con, cap: Capture, capture: int, st, window_rows: int,
+                  events_dir: str | None) -> None:
+    """Events go straight into `events` (or its Parquet file), written once, each with
+    its process lifetime and exe, found while the batches stream (query/images.py);
+    then the lifetimes."""
     host = str(cap.header.get("host", ""))
     lives = Lifetimes(capture)
-    _insert_events(con, _batches(cap, lives, window_rows), capture, host, cap.path)
+    _insert_events(con, _batches(cap, lives, window_rows), capture, host, cap.path,
+                   events_dir)
     _insert(con, "processes", lives.table(host))
     _small_tables(con, cap, capture, host, st)
 
@@ -182,10 +196,12 @@ def _batches(cap: Capture, lives: Lifetimes | None = None, window_rows: int = WI
     yield from look.window(gather.flush(), final=True)
 
 
-def _insert_events(con, stream, capture: int, host: str, path: str) -> None:
+def _insert_events(con, stream, capture: int, host: str, path: str,
+                   events_dir: str | None = None) -> None:
     """The Arrow stream into `events`, as it comes (no join: DuckDB would hold the
-    whole stream to build a join's hash table). Bad input found while streaming comes
-    back as DuckDB's error around ours: ours is raised, naming the file."""
+    whole stream to build a join's hash table), or into the capture's Parquet file.
+    Bad input found while streaming (DuckDB wraps it in its own error) is raised
+    naming the file."""
     failed = []
 
     def watched():
@@ -194,16 +210,24 @@ def _insert_events(con, stream, capture: int, host: str, path: str) -> None:
         except InputError as e:
             failed.append(e)
             raise
-    reader = pa.RecordBatchReader.from_batches(images.SCHEMA, watched())
+    try:
+        if events_dir:
+            parquet_events.write(events_dir, capture, host, watched())
+        else:
+            _insert_stream(con, watched(), capture, host)
+    except (duckdb.Error, InputError):
+        if failed:
+            raise InputError(f"{path}: {failed[0]}") from None
+        raise
+
+
+def _insert_stream(con, stream, capture: int, host: str) -> None:
+    reader = pa.RecordBatchReader.from_batches(images.SCHEMA, stream)
     select = {"capture": f"{capture}::INTEGER", "host": "$host"}
     cols = ", ".join(select.get(c.name, f'"{c.name}"') for c in qs.EVENTS)
     con.register("_batches", reader)
     try:
         run(con, f"INSERT INTO events SELECT {cols} FROM _batches", {"host": host})
-    except duckdb.Error:
-        if failed:
-            raise InputError(f"{path}: {failed[0]}") from None
-        raise
     finally:
         try:
             con.unregister("_batches")

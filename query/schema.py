@@ -311,13 +311,18 @@ TABLES = {
 PER_CAPTURE = tuple(t for t, (_d, cols) in TABLES.items() if cols[0].name == "capture")
 
 
-def ddl() -> list[str]:
-    """CREATE TABLE (if missing) and COMMENT statements for every table."""
+def ddl(views: dict | None = None) -> list[str]:
+    """CREATE TABLE (if missing) and COMMENT statements for every table; a table named
+    in `views` is made that view instead (name -> its SELECT), commented alike."""
     out = []
     for table, (desc, cols) in TABLES.items():
-        body = ", ".join(f'"{c.name}" {c.sql}' for c in cols)
-        out.append(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
-        out.append(f"COMMENT ON TABLE {table} IS {_quote(desc)}")
+        if views and table in views:
+            out.append(f"CREATE OR REPLACE VIEW {table} AS {views[table]}")
+            out.append(f"COMMENT ON VIEW {table} IS {_quote(desc)}")
+        else:
+            body = ", ".join(f'"{c.name}" {c.sql}' for c in cols)
+            out.append(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+            out.append(f"COMMENT ON TABLE {table} IS {_quote(desc)}")
         for c in cols:
             out.append(f'COMMENT ON COLUMN {table}."{c.name}" IS {_quote(c.desc)}')
     return out

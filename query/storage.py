@@ -1,8 +1,9 @@
 """Where a query's database lives. In memory while the captures are small enough; a
-large load goes to a temporary database file under DuckDB's memory limit instead,
-because an in-memory DuckDB table is uncompressed and cannot leave memory (5M events
-took 5.9 GB), while a file's tables are compressed and paged out as the limit needs.
-The price of the file is CPU (compressing at each checkpoint); see docs/PERFORMANCE.md."""
+large load goes to a temporary directory instead, because an in-memory DuckDB table
+is uncompressed and cannot leave memory (5M events took 5.9 GB): the events as
+Parquet files read through a view (query/parquet_events.py), the other tables in a
+DuckDB file under DuckDB's memory limit. A database the user keeps (--db) has every
+table in it; see docs/PERFORMANCE.md for what each costs."""
 import os
 import re
 import shutil
@@ -47,8 +48,9 @@ def events_in(paths) -> int:
 
 class Storage:
     """The database for one command: `db` (a file the user keeps), else memory, else a
-    temporary file removed by close(). `memory_limit` (DuckDB's size syntax, 400MB)
-    caps DuckDB's memory; given without --db, it also sends the load to a file.
+    temporary directory removed by close(), with the database file and `events_dir`
+    (the events' Parquet files). `memory_limit` (DuckDB's size syntax, 400MB) caps
+    DuckDB's memory; given without --db, it also sends the load to the directory.
     `in_memory`: memory whatever the size."""
 
     def __init__(self, files, db: str | None, memory_limit: str | None = None,
@@ -58,13 +60,14 @@ class Storage:
                              "400MB or 2GB")
         if in_memory and (db or memory_limit):
             raise UsageError("--in-memory goes without --db and --memory-limit")
-        self.db, self.memory_limit, self.tmp = db, memory_limit, None
+        self.db, self.memory_limit, self.tmp, self.events_dir = db, memory_limit, None, None
         self.chosen = memory_limit is not None   # by the user, for the queries too
         if in_memory:   # the user's choice: fastest, unbounded (~0.3 KB an event)
             return
         if db is None and (memory_limit or events_in(files) > IN_MEMORY_EVENTS):
             self.tmp = tempfile.mkdtemp(prefix="scapula-")
             self.db = os.path.join(self.tmp, "captures.duckdb")
+            self.events_dir = os.path.join(self.tmp, "events")
             self.memory_limit = memory_limit or BOUNDED_LIMIT
 
     @property

@@ -101,3 +101,15 @@ def test_a_capture_cut_inside_a_chunk_loads_up_to_the_cut(recorded, tmp_path):
     assert json.loads(r.stdout) == [{"n": chunks[0][3] + chunks[1][3]}]
     assert "warning" in r.stderr and "truncated" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_bounded_load_gives_the_same_tables(recorded):
+    # --memory-limit: the events in Parquet files behind a view, the rest in a DuckDB
+    # file under the limit; every table as the in-memory load has it
+    _tmp, cap = recorded
+    for table, order in (("events", "seq"), ("processes", "proc_id"), ("fds", "fd_id")):
+        sql = f"SELECT * FROM {table} ORDER BY {order}"
+        bounded = query(cap, "--memory-limit", "300MB", sql)
+        assert bounded == query(cap, sql) and bounded, table
+    kind = "SELECT table_type FROM information_schema.tables WHERE table_name = 'events'"
+    assert query(cap, "--memory-limit", "300MB", kind) == [{"table_type": "VIEW"}]

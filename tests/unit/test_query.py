@@ -7,6 +7,7 @@ import pytest
 
 from scapula.capture.decoder import row_columns
 from scapula.capture.writer import CaptureWriter, open_output
+from scapula.errors import InputError
 from scapula.query import loader
 from scapula.query import schema as qs
 from scapula.schemas import events as schema
@@ -477,7 +478,7 @@ def test_a_database_from_another_version_is_refused_in_one_line(tmp_path):
     assert "another scapula version" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_memory_limit_loads_into_a_temporary_file_then_removes_it(tmp_path, monkeypatch):
+def test_memory_limit_loads_into_a_temporary_directory_then_removes_it(tmp_path, monkeypatch):
     from scapula.query import storage
     a = write(tmp_path / "a.scapula", workload())
     assert storage.events_in([a]) == 6
@@ -486,11 +487,15 @@ def test_memory_limit_loads_into_a_temporary_file_then_removes_it(tmp_path, monk
     assert storage.Storage([a], None, in_memory=True).db is None   # asked for: memory
     store = storage.Storage([a], None)
     assert store.bounded and store.memory_limit == storage.BOUNDED_LIMIT
-    c = loader.connect(store.db)
+    c = loader.connect(store.db, store.events_dir)
     store.configure(c)
-    loader.load(c, [a])
+    loader.load(c, [a], events_dir=store.events_dir)
     assert rows(c, "SELECT current_setting('memory_limit')")[0][0].startswith("244")  # MiB
     assert rows(c, "SELECT count(*) FROM events") == [(6,)] and os.path.exists(store.db)
+    # the events are a view of the capture's Parquet file (and an empty one)
+    assert sorted(os.listdir(store.events_dir)) == ["capture-1.parquet", "empty.parquet"]
+    assert rows(c, "SELECT table_type FROM information_schema.tables "
+                   "WHERE table_name = 'events'") == [("VIEW",)]
     store.loaded(c)   # a limit scapula chose holds for the load only
     assert not rows(c, "SELECT current_setting('memory_limit')")[0][0].startswith("244")
     c.close()
@@ -499,6 +504,37 @@ def test_memory_limit_loads_into_a_temporary_file_then_removes_it(tmp_path, monk
     # a file without a footer is counted by its size
     os.truncate(a, os.path.getsize(a) - 16)
     assert storage.events_in([a]) == os.path.getsize(a) // storage.BYTES_PER_EVENT
+
+
+def test_events_in_parquet_are_the_events_a_table_holds(tmp_path):
+    # the same capture loaded both ways: same columns, types, comments and rows
+    a = write(tmp_path / "a.scapula", workload())
+    b = write(tmp_path / "b.scapula", workload()[:4], host="h2")
+    c = loader.connect(str(tmp_path / "p.duckdb"), str(tmp_path / "events"))
+    loader.load(c, [a, b], events_dir=str(tmp_path / "events"))
+    t = loader.connect()
+    loader.load(t, [a, b])
+    assert rows(c, "DESCRIBE events") == rows(t, "DESCRIBE events")
+    doc = "SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'events'"
+    assert rows(c, doc) == rows(t, doc)
+    every = "SELECT * FROM events ORDER BY capture, seq"
+    assert rows(c, every) == rows(t, every) and len(rows(c, every)) == 10
+    views = "SELECT * FROM file_activity ORDER BY ALL"
+    assert rows(c, views) == rows(t, views) and rows(c, views)
+
+
+def test_a_capture_that_fails_in_parquet_leaves_no_file(tmp_path):
+    rows_ = workload()
+    bad = list(rows_[2])
+    bad[schema.HEADER_FIELDS.index("ts")] = 2**63 + 5
+    path = write(tmp_path / "bad.scapula", rows_[:2] + [tuple(bad)] + rows_[3:])
+    events = tmp_path / "events"
+    c = loader.connect(str(tmp_path / "p.duckdb"), str(events))
+    with pytest.raises(InputError, match="bad.scapula: events 0 to 5: a time out of range"):
+        loader.load(c, [path], events_dir=str(events))
+    assert os.listdir(events) == ["empty.parquet"]
+    assert rows(c, "SELECT count(*) FROM captures") == [(0,)]
+    assert rows(c, "SELECT count(*) FROM events") == [(0,)]
 
 
 def test_memory_limit_from_the_command_line(tmp_path):
