@@ -19,7 +19,7 @@ IN_MEMORY_EVENTS = 2_000_000
 # and Python come on top.
 BOUNDED_LIMIT = "256MB"
 # Events decoded at a time in such a load (query.loader.WINDOW_ROWS otherwise): 5M
-# events peaked at 491 MB with 256k, at 452 MB with 128k, for ~5% more CPU.
+# events peaked at 375 MB with 256k, at 320 MB with 128k, CPU within the noise.
 BOUNDED_WINDOW = 1 << 17
 # A capture cut short has no footer to count its events: judged by its size
 # (recordings of busy hosts run 7 to 9 bytes an event).
