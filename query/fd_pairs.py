@@ -97,16 +97,19 @@ def _part(rel):
     # to_arrow_reader in DuckDB 2.0; fetch_arrow_reader is the older name
     reader = (getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader)(PLAN_ROWS)
     held = None
-    for batch in reader:
-        if not batch.num_rows:
-            continue
-        cols = [c.to_numpy() for c in batch.columns]
-        if held is not None:
-            cols = [np.concatenate([h, c]) for h, c in zip(held, cols)]
-        whole = np.searchsorted(cols[1], cols[1][-1])   # the last lifetime may go on
-        held = [c[whole:] for c in cols]
-        if whole:
-            yield [c[:whole] for c in cols]
+    try:
+        for batch in reader:
+            if not batch.num_rows:
+                continue
+            cols = [c.to_numpy() for c in batch.columns]
+            if held is not None:
+                cols = [np.concatenate([h, c]) for h, c in zip(held, cols)]
+            whole = np.searchsorted(cols[1], cols[1][-1])   # the last lifetime may go on
+            held = [c[whole:] for c in cols]
+            if whole:
+                yield [c[:whole] for c in cols]
+    finally:
+        reader.close()   # DuckDB takes no other query while a result is open
     if held is not None:
         yield held
 

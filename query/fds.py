@@ -2,8 +2,8 @@
 events that make, copy and end fds (open, socket, accept, dup, pipe, fork, exec, exit,
 close), replayed in event order. Most opens are closed again with nothing in between
 that could see them: query/fd_pairs.py pairs those with their close by sorting, and
-their rows are made in SQL; only the other events (a tenth of them on a busy host) are
-read back from `events` and replayed here. An fd is a plain list (not an object or a
+their rows are made in SQL; only the other events (an eighth of them on the bench
+captures) are read back from `events` and replayed here. An fd is a plain list (not an object or a
 dict): it keeps the replay's cost per fd small."""
 import numpy as np
 import pyarrow as pa
@@ -30,7 +30,8 @@ MAKERS = ("open", "openat", "openat2", "creat", "socket", "socketpair", "accept"
           "dup", "dup2", "dup3", "pipe", "pipe2", "memfd_create", "userfaultfd",
           "io_uring_setup", "bpf")
 OTHERS = ("close", "connect", "bind", "procfork", "procexec", "procexit")
-# An event row read back from `events`, and where each column sits in it.
+# An event row read back from `events`, and where each column sits in it; last, how
+# many paired opens came before it (fd_pairs.Pairs.skipped).
 _COLUMNS = ("seq", "ts_ns", "pid", "tid", "proc_id", "type", "result", "fd", "path", "flags",
             "family", "local_addr", "local_port", "remote_addr", "remote_port", "errno")
 # `args` keys, each read only for the calls that use it: a JSON lookup costs (5M events,
@@ -40,8 +41,7 @@ _ARGS = {"oldfd": ("dup", "dup2", "dup3"), "fd1": ("pipe", "pipe2", "socketpair"
          "name": ("memfd_create",), "child_pid": ("procfork",), "cmd": ("bpf",)}
 (E_SEQ, E_TS, E_PID, E_TID, E_PROC, E_TYPE, E_RES, E_FD, E_PATH, E_FLAGS, E_FAMILY, E_LADDR,
  E_LPORT, E_RADDR, E_RPORT, E_ERRNO, E_OLDFD, E_FD1, E_FD2, E_SOCKTYPE, E_NAME,
- E_CHILD, E_CMD, E_SKIPPED) = range(len(_COLUMNS) + len(_ARGS) + 1)   # and the paired
-# opens before the event (fd_pairs.Pairs.skipped)
+ E_CHILD, E_CMD, E_SKIPPED) = range(len(_COLUMNS) + len(_ARGS) + 1)
 
 # An fd lifetime: the `fds` columns the Python side fills, in this order.
 FIELDS = ("fd_id", "from_id", "proc_id", "pid", "fd", "type", "name", "path", "family",
@@ -101,17 +101,12 @@ class FdTable:
                 text = as_text(target)
                 self.add(proc, new_fd(pid, num, _target_type(text), "snapshot", name=text,
                                       path=text if text.startswith("/") else None))
-        self.made_at[0] = (self.made_at[0][0], self.made)
+        self.made_at = [(-1 << 63, self.made)]   # before every event
 
     def event(self, r: tuple) -> None:
         """One event row (_COLUMNS, _ARGS, then E_SKIPPED), in seq order."""
-        self.skipped, made = r[E_SKIPPED], self.made
-        self._event(r)
-        if self.made != made:
-            self.made_at.append((r[E_SEQ], self.made))
-
-    def _event(self, r: tuple) -> None:
         kind, proc, res = r[E_TYPE], r[E_PROC], r[E_RES]
+        self.skipped, made = r[E_SKIPPED], self.made
         if proc is None:
             proc = -r[E_PID]   # no lifetime: its events came before any image of its pid
         if kind == "close":
@@ -137,6 +132,8 @@ class FdTable:
         elif kind == "procexit" and r[E_TID] == r[E_PID]:
             for num in list(self.open.get(proc) or ()):
                 self.end(proc, num, r[E_SEQ], r[E_TS], "exit")
+        if self.made != made:   # the paired opens' fd ids count from here
+            self.made_at.append((r[E_SEQ], self.made))
 
     def _made(self, r, proc, kind, res) -> None:
         """An fd made by a call other than open (those are the hot path, in event())."""

@@ -200,7 +200,10 @@ def test_pairing_opens_with_their_closes_gives_what_the_replay_of_every_event_gi
         tmp_path, monkeypatch, seed):
     """fd_pairs leaves the state machine only the events it must see; built with every
     event replayed instead, the table is the same, fd ids included."""
-    monkeypatch.setattr(fd_pairs, "PLAN_ROWS", 50)   # lifetimes split across reads too
+    monkeypatch.setattr(fd_pairs, "PART_EVENTS", 200)   # lifetimes sorted in parts,
+    monkeypatch.setattr(fd_pairs, "PLAN_ROWS", 50)   # split across reads,
+    monkeypatch.setattr(fds, "PAIRED_ROWS", 4)   # the pairs' rows made a few at a time
+    monkeypatch.setattr(fds, "BATCH", 64)
     c = loader.connect()
     loader.load(c, [write(tmp_path / "c.scapula", churn(seed))], fd_lifetimes=False)
     every = "SELECT * FROM fds ORDER BY fd_id"
@@ -232,4 +235,28 @@ def test_an_open_still_open_at_the_end_is_paired_and_one_before_a_fork_is_not(tm
         (100, 3, "file", "/b", "openat", False, 130, 150, "close"),
         (200, 3, "file", "/b", "fork", False, 140, None, None),
         (100, 3, "file", "/c", "openat", False, 160, None, None),
+    ]
+
+
+def test_a_fork_cuts_its_childs_runs_even_where_the_child_acts_before_it(tmp_path):
+    """The loader gives a child's events recorded before its fork no lifetime (they key
+    on -pid); were they the child's, the fork, which fills the child's table, must still
+    end what the child opened before it: the pairing cuts the child's runs there."""
+    c = loader.connect()
+    loader.load(c, [write(tmp_path / "k.scapula", [
+        ev("close", 1000, 200, fd=0),
+        ev("openat", 1000, 200, res=0, dirfd=-100, name=b"early", name_abs=b"/early"),
+        ev("procfork", 1000, 100, child_pid=200, child_tid=200, exe=b"/bin/sh", cwd=b"/"),
+        ev("close", 1010, 200, fd=0)])], fd_lifetimes=False)
+    c.execute("UPDATE events SET proc_id = (SELECT proc_id FROM processes WHERE pid = 200) "
+              "WHERE pid = 200")
+    got = {}
+    for pair in (False, True):
+        c.execute("DELETE FROM fds")
+        fds.load(c, 1, "h1", loader._insert, pair=pair)
+        got[pair] = rows(c, "SELECT * FROM fds ORDER BY fd_id")
+    assert got[True] == got[False]
+    assert lives(c, "pid = 200") == [
+        (200, 0, "file", "/early", "openat", False, 1000, 1000, "unseen"),
+        (200, 0, "file", "/dev/pts/0", "fork", None, 1000, 1010, "close"),
     ]
