@@ -41,17 +41,13 @@ def plan(con, capture: int, types, pair: bool = True) -> Pairs:
     """`types`: the event types the state machine handles. `pair=False` pairs nothing
     (every event but the no-ops is replayed): the reference the tests hold pairs to."""
     parts = [_pair(*cols, pair) for cols in _lifetimes(con, capture, types)]
-    if not parts:
-        return Pairs(*[np.zeros(0, np.int64)] * 4)
-    fields = [list(f) for f in zip(*parts)]
-    del parts   # memory: each field is joined up and sorted in turn, its parts let go
-    opens = np.concatenate(fields[0])
+    opens, ends, end_ns, replay = ([p[i] for p in parts] or [np.zeros(0, np.int64)]
+                                   for i in range(4))
+    del parts
+    opens = np.concatenate(opens)
     order = np.argsort(opens)
-    out = [opens[order]]
-    for f in fields[1:3]:
-        out.append(np.concatenate(f)[order])
-        f.clear()
-    return Pairs(*out, np.sort(np.concatenate(fields[3])))
+    return Pairs(opens[order], np.concatenate(ends)[order], np.concatenate(end_ns)[order],
+                 np.sort(np.concatenate(replay)))
 
 
 def _lifetimes(con, capture: int, types):
@@ -59,8 +55,8 @@ def _lifetimes(con, capture: int, types):
     that was not open), and the forks' cuts in their children, by process lifetime
     (-pid without one, as the state machine keys them) then seq: arrays of seq, life,
     number opened or closed, OPEN/CLOSE/CUT/FORKED and ts_ns, some whole lifetimes at
-    a time. An event the pairing cannot judge
-    (no lifetime, no time, a close of no number) is a cut: cuts are always replayed."""
+    a time. An event the pairing cannot judge (no lifetime, no time, a close of no
+    number) is a cut: cuts are always replayed."""
     opens = ", ".join(f"'{t}'" for t in OPENS)   # our own names: safe to inline
     listed = ", ".join(f"'{t}'" for t in types)
     life = "coalesce(proc_id::BIGINT, -pid)"
@@ -68,10 +64,11 @@ def _lifetimes(con, capture: int, types):
     # machine's exact match on pid and time, and a cut too many only replays more.
     # Sorted a part of the lifetimes at a time: on 5M events (bounded), the sort of all
     # took the fds build's peak to 521 MB, of half 480.
-    events = con.execute("SELECT count(*) FROM events WHERE capture = ?", [capture]).fetchall()[0][0]
+    events = con.execute("SELECT count(*) FROM events WHERE capture = ?",
+                         [capture]).fetchall()[0][0]
     parts = 1 + max(events - 1, 0) // PART_EVENTS
     for part in range(parts):
-        yield from _part(con.sql(f"""
+        yield from _whole_lifetimes(con.sql(f"""
         SELECT * FROM (
           SELECT seq, coalesce({life}, 0) AS life,
                  coalesce(CASE WHEN type = 'close' THEN fd ELSE result END, -1) AS num,
@@ -80,7 +77,7 @@ def _lifetimes(con, capture: int, types):
                       WHEN type = 'close' AND fd IS NOT NULL THEN {CLOSE}
                       ELSE {CUT} END::TINYINT AS kind, coalesce(ts_ns, 0) AS ts
           FROM events WHERE capture = {int(capture)} AND type IN ({listed})
-            AND seq IS NOT NULL   -- the state machine's seq ranges never held such an event
+            AND seq IS NOT NULL   -- no place in seq order: never replayed
             AND NOT coalesce(type IN ({opens}) AND result < 0
                              OR type = 'close' AND result = {EBADF}, false)
           UNION ALL
@@ -92,7 +89,7 @@ def _lifetimes(con, capture: int, types):
         ORDER BY life, seq"""))
 
 
-def _part(rel):
+def _whole_lifetimes(rel):
     """A query's rows (by lifetime, then seq) as arrays, whole lifetimes at a time."""
     # to_arrow_reader in DuckDB 2.0; fetch_arrow_reader is the older name
     reader = (getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader)(PLAN_ROWS)
