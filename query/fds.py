@@ -1,15 +1,19 @@
 """The `fds` table: one row per fd lifetime, from the /proc snapshot's open fds and the
 events that make, copy and end fds (open, socket, accept, dup, pipe, fork, exec, exit,
-close), replayed in event order. Only those events are read back from `events`, a few
-columns of them. An fd is a plain list (not an object or a dict): a capture has
-hundreds of thousands of opens, and this is what keeps their cost a fraction of the
-load's."""
+close), replayed in event order. Most opens are closed again with nothing in between
+that could see them: query/fd_pairs.py pairs those with their close by sorting, and
+their rows are made in SQL; only the other events (an eighth of them on the bench
+captures) are read back from `events` and replayed here. An fd is a plain list (not an object or a
+dict): it keeps the replay's cost per fd small."""
+import numpy as np
 import pyarrow as pa
 
+from scapula.query import fd_pairs
 from scapula.query import schema as qs
 from scapula.query.batches import text as as_text
 
 O_CLOEXEC = 0o2000000          # also SOCK_CLOEXEC
+O_DIRECTORY = 0o200000
 MFD_CLOEXEC = 1
 EBADF = -9
 # bpf(2) commands whose result is a new fd (the others return 0 or a count)
@@ -26,13 +30,18 @@ MAKERS = ("open", "openat", "openat2", "creat", "socket", "socketpair", "accept"
           "dup", "dup2", "dup3", "pipe", "pipe2", "memfd_create", "userfaultfd",
           "io_uring_setup", "bpf")
 OTHERS = ("close", "connect", "bind", "procfork", "procexec", "procexit")
-# An event row read back from `events`, and where each column sits in it.
+# An event row read back from `events`, and where each column sits in it; last, how
+# many paired opens came before it (fd_pairs.Pairs.skipped).
 _COLUMNS = ("seq", "ts_ns", "pid", "tid", "proc_id", "type", "result", "fd", "path", "flags",
             "family", "local_addr", "local_port", "remote_addr", "remote_port", "errno")
-_ARGS = ("oldfd", "newfd", "fd1", "fd2", "socktype", "name", "child_pid", "cmd")
+# `args` keys, each read only for the calls that use it: a JSON lookup costs (5M events,
+# bounded: 0.9 -> 0.55 CPU s), and most replayed events are closes.
+_ARGS = {"oldfd": ("dup", "dup2", "dup3"), "fd1": ("pipe", "pipe2", "socketpair"),
+         "fd2": ("pipe", "pipe2", "socketpair"), "socktype": ("socket", "socketpair"),
+         "name": ("memfd_create",), "child_pid": ("procfork",), "cmd": ("bpf",)}
 (E_SEQ, E_TS, E_PID, E_TID, E_PROC, E_TYPE, E_RES, E_FD, E_PATH, E_FLAGS, E_FAMILY, E_LADDR,
- E_LPORT, E_RADDR, E_RPORT, E_ERRNO, E_OLDFD, E_NEWFD, E_FD1, E_FD2, E_SOCKTYPE, E_NAME,
- E_CHILD, E_CMD) = range(len(_COLUMNS) + len(_ARGS))
+ E_LPORT, E_RADDR, E_RPORT, E_ERRNO, E_OLDFD, E_FD1, E_FD2, E_SOCKTYPE, E_NAME,
+ E_CHILD, E_CMD, E_SKIPPED) = range(len(_COLUMNS) + len(_ARGS) + 1)
 
 # An fd lifetime: the `fds` columns the Python side fills, in this order.
 FIELDS = ("fd_id", "from_id", "proc_id", "pid", "fd", "type", "name", "path", "family",
@@ -52,17 +61,20 @@ def new_fd(pid, num, typ, how, seq=None, ts=None, name=None, path=None, flags=No
 
 class FdTable:
     """Every process lifetime's open fds, and the fd lifetimes not yet handed on
-    (`rows`: `finished()` takes those that have ended)."""
+    (`rows`: `finished()` takes those that have ended). The paired opens it never sees
+    still number among the fds made: `skipped` of them came before the event at hand."""
 
     def __init__(self, capture: int, fork_children: dict):
         self.capture = capture
         self.children = fork_children      # (child pid, fork ts) -> child proc_id
         self.open: dict = {}               # proc_id -> {fd number: fd}
         self.rows: list[list] = []
-        self.made = 0
+        self.made = 0                      # fds made but the paired opens
+        self.skipped = 0
+        self.made_at = [(-1 << 63, 0)]     # (seq, made after it), at each event that made one
 
     def add(self, proc, fd: list) -> None:
-        fd[FD_ID] = (self.capture << 32) | self.made
+        fd[FD_ID] = (self.capture << 32) | (self.made + self.skipped)
         self.made += 1
         fd[PROC_ID] = proc
         self.rows.append(fd)
@@ -89,10 +101,12 @@ class FdTable:
                 text = as_text(target)
                 self.add(proc, new_fd(pid, num, _target_type(text), "snapshot", name=text,
                                       path=text if text.startswith("/") else None))
+        self.made_at = [(-1 << 63, self.made)]   # before every event
 
     def event(self, r: tuple) -> None:
-        """One event row (_COLUMNS then _ARGS), in seq order."""
+        """One event row (_COLUMNS, _ARGS, then E_SKIPPED), in seq order."""
         kind, proc, res = r[E_TYPE], r[E_PROC], r[E_RES]
+        self.skipped, made = r[E_SKIPPED], self.made
         if proc is None:
             proc = -r[E_PID]   # no lifetime: its events came before any image of its pid
         if kind == "close":
@@ -101,7 +115,7 @@ class FdTable:
         elif kind in _OPENS:
             if res >= 0:
                 flags = r[E_FLAGS] or 0
-                typ = "directory" if kind != "creat" and flags & 0o200000 else "file"
+                typ = "directory" if kind != "creat" and flags & O_DIRECTORY else "file"
                 self.add(proc, new_fd(r[E_PID], res, typ, kind, r[E_SEQ], r[E_TS], r[E_PATH],
                                       r[E_PATH], r[E_FLAGS], bool(flags & O_CLOEXEC)))
         elif kind in MAKERS:
@@ -118,6 +132,8 @@ class FdTable:
         elif kind == "procexit" and r[E_TID] == r[E_PID]:
             for num in list(self.open.get(proc) or ()):
                 self.end(proc, num, r[E_SEQ], r[E_TS], "exit")
+        if self.made != made:   # the paired opens' fd ids count from here
+            self.made_at.append((r[E_SEQ], self.made))
 
     def _made(self, r, proc, kind, res) -> None:
         """An fd made by a call other than open (those are the hot path, in event())."""
@@ -239,9 +255,9 @@ def _target_type(target: str) -> str:
     return "file"
 
 
-def load(con, capture: int, host: str, insert) -> None:
+def load(con, capture: int, host: str, insert, pair: bool = True) -> None:
     """Build the capture's fd lifetimes from its loaded snapshot and events; `insert`
-    appends rows."""
+    appends rows. `pair=False` replays every event (the tests' reference)."""
     procs = con.execute("SELECT pid, proc_id, origin, start_ns FROM processes "
                         "WHERE capture = ? AND origin IN ('snapshot', 'fork')",
                         [capture]).fetchall()
@@ -250,34 +266,79 @@ def load(con, capture: int, host: str, insert) -> None:
     snapshot = con.execute("SELECT pid, fd, target FROM snapshot_fds WHERE capture = ? "
                            "ORDER BY pid, fd", [capture]).fetchall()
     table.seed(snapshot, {pid: p for pid, p, origin, _s in procs if origin == "snapshot"})
-    select = ", ".join([f'"{c}"' for c in _COLUMNS] + [qs.arg(a) for a in _ARGS])
-    types = ", ".join(f"'{t}'" for t in MAKERS + OTHERS)   # our own names: safe to inline
-    # Read through a cursor of its own, in batches, while the ended fds go into the
-    # table as they come: neither the events nor the fds are ever all in Python. The
-    # events are sorted a seq range at a time: sorting a whole 5M-event capture's did
-    # not fit a 256MB memory limit.
-    reader = con.cursor()
-    first, last = reader.execute("SELECT min(seq), max(seq) FROM events WHERE capture = ?",
-                                 [capture]).fetchall()[0]
-    event = table.event
-    try:
-        for low in range(first or 0, (last or -1) + 1, SEQ_RANGE):
-            rel = reader.sql(f"SELECT {select} FROM events WHERE capture = {int(capture)} "
-                             f"AND seq >= {low} AND seq < {low + SEQ_RANGE} "
-                             f"AND type IN ({types}) ORDER BY seq")
-            # to_arrow_reader in DuckDB 2.0; fetch_arrow_reader is the older name
-            fetch = getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader
-            for batch in fetch(BATCH):
-                for r in zip(*(col.to_pylist() for col in batch.columns)):
-                    event(r)
-                done = table.finished()
-                if done:
-                    insert(con, "fds", table.table(host, done))
-    finally:
-        reader.close()
+    pairs = fd_pairs.plan(con, capture, MAKERS + OTHERS, pair)
+    _replay(con, capture, host, insert, table, pairs)
     if table.rows:   # open at the end of the capture
         insert(con, "fds", table.table(host, table.rows))
+    _insert_paired(con, capture, host, table, pairs)
 
 
-BATCH = 16384   # event rows read at a time (as Python values: ~30 MB)
-SEQ_RANGE = 1 << 19   # events sorted at a time
+def _replay(con, capture: int, host: str, insert, table: FdTable, pairs) -> None:
+    """The events the pairing left, through the state machine in seq order, BATCH at a
+    time, the ended fds going into the table as they come: neither the events nor the
+    fds are ever all in Python."""
+    select = ", ".join([f'e."{c}"' for c in _COLUMNS] + [
+        f"CASE WHEN e.type IN ({', '.join(map(repr, calls))}) THEN {qs.arg(a, 'e')} END"
+        for a, calls in _ARGS.items()])   # our own names: safe to inline
+    event = table.event
+    for low in range(0, len(pairs.replay), BATCH):
+        seqs = pairs.replay[low:low + BATCH]
+        con.register("_replay", pa.table({"seq": seqs, "skipped": pairs.skipped(seqs)}))
+        try:
+            # the seq bounds let DuckDB skip the events' row groups outside them
+            batch = _arrow(con.sql(
+                f"SELECT {select}, r.skipped FROM events e JOIN _replay r ON e.seq = r.seq "
+                f"WHERE e.capture = {int(capture)} AND e.seq BETWEEN {int(seqs[0])} "
+                f"AND {int(seqs[-1])} ORDER BY e.seq"))
+        finally:
+            con.unregister("_replay")
+        for r in zip(*(col.to_pylist() for col in batch.columns)):
+            event(r)
+        done = table.finished()
+        if done:
+            insert(con, "fds", table.table(host, done))
+
+
+def _insert_paired(con, capture: int, host: str, table: FdTable, pairs) -> None:
+    """The paired opens' rows, made in SQL as event() makes an open's, PAIRED_ROWS at a
+    time (the join's table in memory stays small). Each one's fd id counts the fds made
+    before it: by the replay (made_at) and the paired opens."""
+    seqs, made = np.array(table.made_at, np.int64).T
+    for low in range(0, len(pairs.opens), PAIRED_ROWS):
+        opens = pairs.opens[low:low + PAIRED_ROWS]
+        number = made[np.searchsorted(seqs, opens) - 1] + np.arange(low, low + len(opens))
+        ends = pairs.ends[low:low + PAIRED_ROWS]
+        closed_ns = pa.array(pairs.end_ns[low:low + PAIRED_ROWS], mask=ends < 0)
+        con.register("_paired", pa.table({
+            "seq": opens,
+            "fd_id": (np.uint64(capture) << np.uint64(32)) | number.astype(np.uint64),
+            "closed_seq": pa.array(ends, mask=ends < 0), "closed_ns": closed_ns,
+            "closed": closed_ns.cast(pa.timestamp("ns"))}))
+        try:
+            # events.ts is ts_ns as a timestamp: the same bytes (query/batches.py)
+            con.execute(f"""
+                INSERT INTO fds BY NAME
+                SELECT e.capture, ? AS host, p.fd_id, e.proc_id, e.pid, e.result AS fd,
+                       CASE WHEN e.type <> 'creat'
+                             AND (coalesce(e.flags, 0) & {O_DIRECTORY}) <> 0
+                            THEN 'directory' ELSE 'file' END AS type,
+                       e.path AS name, e.path, e.type AS how, e.flags,
+                       (coalesce(e.flags, 0) & {O_CLOEXEC}) <> 0 AS cloexec,
+                       e.seq AS opened_seq, e.ts AS opened, e.ts_ns AS opened_ns,
+                       p.closed_seq, p.closed, p.closed_ns,
+                       CASE WHEN p.closed_seq IS NOT NULL THEN 'close' END AS closed_by
+                FROM events e JOIN _paired p ON e.seq = p.seq
+                WHERE e.capture = {int(capture)}
+                  AND e.seq BETWEEN {int(opens[0])} AND {int(opens[-1])}""",
+                        [host]).fetchall()
+        finally:
+            con.unregister("_paired")
+
+
+def _arrow(rel) -> pa.Table:
+    # to_arrow_table in DuckDB 1.4 on; arrow() is the older name
+    return (getattr(rel, "to_arrow_table", None) or rel.arrow)()
+
+
+BATCH = 16384   # events replayed at a time (as Python values: ~30 MB)
+PAIRED_ROWS = 1 << 17   # paired opens inserted at a time

@@ -1,10 +1,12 @@
 """The `fds` table without a kernel: fd lifetimes from a synthetic capture's snapshot and
-events (open, dup2, pipe2, fork, exec, exit, socket, connect, accept, close)."""
+events (open, dup2, pipe2, fork, exec, exit, socket, connect, accept, close); the opens
+paired with their closes without the replay against the replay of every event."""
 import json
+import random
 
 import pytest
 
-from scapula.query import loader
+from scapula.query import fd_pairs, fds, loader
 from tests.unit.test_query import ev, rows, write
 
 O_CLOEXEC = 0o2000000
@@ -136,14 +138,125 @@ def test_fds_are_built_when_a_query_needs_them(tmp_path):
 
 
 def test_reading_the_events_a_few_at_a_time_gives_the_same_fds(tmp_path, monkeypatch):
-    from scapula.query import fds
     path = write(tmp_path / "f.scapula", workload())
     every = "SELECT * EXCLUDE (host) FROM fds ORDER BY fd_id"
     c = loader.connect()
     loader.load(c, [path])
     whole = rows(c, every)
     monkeypatch.setattr(fds, "BATCH", 2)   # ended fds go in between batches
-    monkeypatch.setattr(fds, "SEQ_RANGE", 3)   # and the events come a few seqs at a time
+    monkeypatch.setattr(fd_pairs, "PLAN_ROWS", 3)   # and lifetimes are paired a few at a time
     c = loader.connect()
     loader.load(c, [path])
     assert rows(c, every) == whole and len(whole) >= 8
+
+
+def churn(seed: int, n: int = 600):
+    """Random fd calls by sh (100, in the snapshot) and the children it forks, on a few
+    numbers so that they collide: opens (some failing, some close-on-exec or of a
+    directory), closes (some of numbers not open, some EBADF), dup2, pipe2, socket and
+    connect, fork (some children acting before the fork event), exec, exit."""
+    rnd = random.Random(seed)
+    live, born, out, pid = [100], 200, [], 100
+    for i in range(n):
+        if pid not in live or rnd.random() < 0.2:   # mostly a while in one process
+            pid = rnd.choice(live)
+        ts, num = 100 + 10 * i, rnd.randrange(7)
+        pick = rnd.random()
+        if pick < 0.46:
+            flags = rnd.choice([0, 0, O_CLOEXEC, 0o200000])
+            res = num if rnd.random() < 0.9 else -2
+            out.append(ev("openat", ts, pid, res=res, dirfd=-100, name=b"f%d" % i, flags=flags,
+                          name_abs=b"/f%d" % i))
+        elif pick < 0.92:
+            out.append(ev("close", ts, pid, res=0 if rnd.random() < 0.9 else -9, fd=num))
+        elif pick < 0.935:
+            out.append(ev("dup2", ts, pid, res=num, oldfd=rnd.randrange(7), newfd=num))
+        elif pick < 0.95:
+            out.append(ev("pipe2", ts, pid, fd1=num, fd2=(num + 1) % 7,
+                          flags=rnd.choice([0, O_CLOEXEC])))
+        elif pick < 0.96:
+            out.append(ev("socket", ts, pid, res=num, domain=2, socktype=1, protocol=0))
+            out.append(ev("connect", ts + 1, pid, fd=num, addr=INET_80, local=INET_40000))
+        elif pick < 0.98:
+            child, born = born, born + 1
+            fork = ev("procfork", ts, pid, child_pid=child, child_tid=child, exe=b"/bin/sh",
+                      cwd=b"/root")
+            if rnd.random() < 0.2:   # the child's first event recorded before the fork
+                out.append(ev("openat", ts, child, res=num, dirfd=-100, name=b"early",
+                              name_abs=b"/early"))
+            out.append(fork)
+            live.append(child)
+        elif pick < 0.99 and pid != 100:
+            out.append(ev("procexec", ts, pid, comm=b"cat", filename=b"cat", argv=[b"cat"],
+                          exe=b"/usr/bin/cat", cwd=b"/root"))
+        elif pid != 100:
+            out.append(ev("procexit", ts, pid, status=0))
+            live.remove(pid)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pairing_opens_with_their_closes_gives_what_the_replay_of_every_event_gives(
+        tmp_path, monkeypatch, seed):
+    """fd_pairs leaves the state machine only the events it must see; built with every
+    event replayed instead, the table is the same, fd ids included."""
+    monkeypatch.setattr(fd_pairs, "PART_EVENTS", 200)   # lifetimes sorted in parts,
+    monkeypatch.setattr(fd_pairs, "PLAN_ROWS", 50)   # split across reads,
+    monkeypatch.setattr(fds, "PAIRED_ROWS", 4)   # the pairs' rows made a few at a time
+    monkeypatch.setattr(fds, "BATCH", 64)
+    c = loader.connect()
+    loader.load(c, [write(tmp_path / "c.scapula", churn(seed))], fd_lifetimes=False)
+    every = "SELECT * FROM fds ORDER BY fd_id"
+    got = {}
+    for pair in (False, True):
+        c.execute("DELETE FROM fds")
+        fds.load(c, 1, "h1", loader._insert, pair=pair)
+        got[pair] = rows(c, every)
+    assert got[True] == got[False]
+    pairs = fd_pairs.plan(c, 1, fds.MAKERS + fds.OTHERS)
+    assert len(pairs.opens) >= 10 and len(pairs.replay) >= 100   # both ways were taken
+    assert len({r[2] for r in got[True]}) == len(got[True])   # fd ids unique
+
+
+def test_an_open_still_open_at_the_end_is_paired_and_one_before_a_fork_is_not(tmp_path):
+    c = loader.connect()
+    loader.load(c, [write(tmp_path / "e.scapula", [
+        ev("close", 100, 100, fd=3),
+        ev("openat", 110, 100, res=3, dirfd=-100, name=b"a", name_abs=b"/a"),
+        ev("close", 120, 100, fd=3),
+        ev("openat", 130, 100, res=3, dirfd=-100, name=b"b", name_abs=b"/b"),
+        ev("procfork", 140, 100, child_pid=200, child_tid=200, exe=b"/bin/sh", cwd=b"/"),
+        ev("close", 150, 100, fd=3),
+        ev("openat", 160, 100, res=3, dirfd=-100, name=b"c", name_abs=b"/c")])])
+    pairs = fd_pairs.plan(c, 1, fds.MAKERS + fds.OTHERS)
+    assert list(pairs.opens) == [1, 6] and list(pairs.ends) == [2, -1]   # /a and /c (seqs)
+    assert lives(c, "fd = 3") == [
+        (100, 3, "file", "/a", "openat", False, 110, 120, "close"),
+        (100, 3, "file", "/b", "openat", False, 130, 150, "close"),
+        (200, 3, "file", "/b", "fork", False, 140, None, None),
+        (100, 3, "file", "/c", "openat", False, 160, None, None),
+    ]
+
+
+def test_a_fork_cuts_its_childs_runs_even_where_the_child_acts_before_it(tmp_path):
+    """The loader gives a child's events recorded before its fork no lifetime (they key
+    on -pid); were they the child's, the fork, which fills the child's table, must still
+    end what the child opened before it: the pairing cuts the child's runs there."""
+    c = loader.connect()
+    loader.load(c, [write(tmp_path / "k.scapula", [
+        ev("close", 1000, 200, fd=0),
+        ev("openat", 1000, 200, res=0, dirfd=-100, name=b"early", name_abs=b"/early"),
+        ev("procfork", 1000, 100, child_pid=200, child_tid=200, exe=b"/bin/sh", cwd=b"/"),
+        ev("close", 1010, 200, fd=0)])], fd_lifetimes=False)
+    c.execute("UPDATE events SET proc_id = (SELECT proc_id FROM processes WHERE pid = 200) "
+              "WHERE pid = 200")
+    got = {}
+    for pair in (False, True):
+        c.execute("DELETE FROM fds")
+        fds.load(c, 1, "h1", loader._insert, pair=pair)
+        got[pair] = rows(c, "SELECT * FROM fds ORDER BY fd_id")
+    assert got[True] == got[False]
+    assert lives(c, "pid = 200") == [
+        (200, 0, "file", "/early", "openat", False, 1000, 1000, "unseen"),
+        (200, 0, "file", "/dev/pts/0", "fork", None, 1000, 1010, "close"),
+    ]
