@@ -198,11 +198,23 @@ _ZEROS = pa.array([], pa.int32())
 
 
 def _errnos(res: pa.Array) -> pa.DictionaryArray:
-    """The error's name of each failed call (result -1 .. -4095), else null: an index
-    into the names, whose entry 0 is null (no validity bitmap to build)."""
+    """The error's name of each failed call (result -1 .. -4095), else null; the
+    dictionary holds the names used only (each batch's dictionary is written out
+    whole: all 4095 took 29 ns an event of the Parquet writing)."""
     r = to_numpy(res)
-    code = np.where((r < 0) & (r >= -_ERRNO_MAX), -r, 0).astype(np.int32)
-    return pa.DictionaryArray.from_arrays(from_numpy(code, pa.int32()), _ERRNO_NAMES)
+    failed = (r < 0) & (r >= -_ERRNO_MAX)
+    code = np.where(failed, -r, 0)
+    return compact(code, ~failed, _ERRNO_NAMES)
+
+
+def compact(indices: np.ndarray, null: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
+    """values[indices] as a dictionary of the values used only; null where `null`."""
+    used = np.flatnonzero(np.bincount(indices[~null], minlength=1))
+    remap = np.zeros(len(values), np.int32)
+    remap[used] = np.arange(len(used), dtype=np.int32)
+    return pa.DictionaryArray.from_arrays(
+        from_numpy(remap[indices], pa.int32(), null if null.any() else None),
+        values.take(from_numpy(used.astype(np.int64), pa.int64())))
 
 
 _ERRNO_MAX = 4095

@@ -221,9 +221,7 @@ class Images:
             none |= ts < self.sinces[at]
         mask = none if none.any() else None
         return (batches.from_numpy(self.procs[at], pa.uint64(), mask),
-                pa.DictionaryArray.from_arrays(batches.from_numpy(at.astype(np.int32),
-                                                                  pa.int32(), mask),
-                                               self.exes))
+                batches.compact(at, none, self.exes))
 
 
 def _rows_of(kept: list, rows: np.ndarray, names: tuple) -> list[list]:
