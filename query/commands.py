@@ -4,7 +4,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 
 import click
 import duckdb
@@ -201,8 +200,7 @@ def shell_command(files, db, python_repl, rule_files, default_rules, memory_limi
     rules = compile_rules(rule_files, default_rules)
     store = storage.Storage(files, db, memory_limit)
     if store.db is None:   # the duckdb command needs a file to open
-        store.tmp = tempfile.mkdtemp(prefix="scapula-")
-        store.db = os.path.join(store.tmp, "captures.duckdb")
+        store.use_file()
     db = store.db
     try:
         con = open_db(files, store, rules)

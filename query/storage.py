@@ -12,8 +12,9 @@ import tempfile
 from scapula.errors import InputError, UsageError
 from scapula.replay.reader import Capture
 
-# Above this many events a load without --db goes to a temporary file (about 0.3 KB of
-# DuckDB memory an event in memory: 2M events ~ 600 MB).
+# Above this many events a load without --db keeps its other tables in a file under a
+# memory limit too: they grow with the events (`fds` has a row for about every eighth
+# event on the bench captures). `--in-memory`, events included: ~0.3 KB an event.
 IN_MEMORY_EVENTS = 2_000_000
 # DuckDB's memory limit for such a load: its buffers only; the loader's own batches
 # and Python come on top.
@@ -47,11 +48,12 @@ def events_in(paths) -> int:
 
 
 class Storage:
-    """The database for one command: `db` (a file the user keeps), else memory, else a
-    temporary directory removed by close(), with the database file and `events_dir`
-    (the events' Parquet files). `memory_limit` (DuckDB's size syntax, 400MB) caps
-    DuckDB's memory; given without --db, it also sends the load to the directory.
-    `in_memory`: memory whatever the size."""
+    """The database for one command. `db`: a file the user keeps, every table in it.
+    Else the events go to Parquet files in a temporary directory (`events_dir`)
+    removed by close(), and the other tables to memory, or for a large load to a
+    database file in that directory under a memory limit. `memory_limit` (DuckDB's
+    size syntax, 400MB) caps DuckDB's memory; given without --db, it also sends the
+    other tables to the file. `in_memory`: every table in memory whatever the size."""
 
     def __init__(self, files, db: str | None, memory_limit: str | None = None,
                  in_memory: bool = False):
@@ -62,13 +64,20 @@ class Storage:
             raise UsageError("--in-memory goes without --db and --memory-limit")
         self.db, self.memory_limit, self.tmp, self.events_dir = db, memory_limit, None, None
         self.chosen = memory_limit is not None   # by the user, for the queries too
-        if in_memory:   # the user's choice: fastest, unbounded (~0.3 KB an event)
+        if in_memory or db is not None:   # the user's choice
             return
-        if db is None and (memory_limit or events_in(files) > IN_MEMORY_EVENTS):
-            self.tmp = tempfile.mkdtemp(prefix="scapula-")
-            self.db = os.path.join(self.tmp, "captures.duckdb")
-            self.events_dir = os.path.join(self.tmp, "events")
+        self.tmp = tempfile.mkdtemp(prefix="scapula-")
+        self.events_dir = os.path.join(self.tmp, "events")
+        if memory_limit or events_in(files) > IN_MEMORY_EVENTS:
+            self.use_file()
             self.memory_limit = memory_limit or BOUNDED_LIMIT
+
+    def use_file(self) -> None:
+        """The tables in a database file in the temporary directory (made if need be),
+        not in memory: for the duckdb command, which opens a file."""
+        if self.tmp is None:
+            self.tmp = tempfile.mkdtemp(prefix="scapula-")
+        self.db = os.path.join(self.tmp, "captures.duckdb")
 
     @property
     def bounded(self) -> bool:

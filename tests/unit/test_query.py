@@ -482,9 +482,16 @@ def test_memory_limit_loads_into_a_temporary_directory_then_removes_it(tmp_path,
     from scapula.query import storage
     a = write(tmp_path / "a.scapula", workload())
     assert storage.events_in([a]) == 6
-    assert storage.Storage([a], None).db is None   # small: in memory
+    small = storage.Storage([a], None)   # small: the events in Parquet, the rest in memory
+    assert small.db is None and not small.bounded and os.path.isdir(small.tmp)
+    assert os.path.dirname(small.events_dir) == small.tmp
+    small.close()
+    assert not os.path.exists(small.events_dir)
     monkeypatch.setattr(storage, "IN_MEMORY_EVENTS", 5)
-    assert storage.Storage([a], None, in_memory=True).db is None   # asked for: memory
+    every = storage.Storage([a], None, in_memory=True)   # asked for: all in memory
+    assert (every.db, every.events_dir, every.tmp) == (None, None, None)
+    kept = storage.Storage([a], str(tmp_path / "k.duckdb"))   # --db: all in its file
+    assert kept.events_dir is None and kept.tmp is None
     store = storage.Storage([a], None)
     assert store.bounded and store.memory_limit == storage.BOUNDED_LIMIT
     c = loader.connect(store.db, store.events_dir)
