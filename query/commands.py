@@ -79,17 +79,17 @@ def uses_fds(sql: str) -> bool:
 def memory_option(fn):
     return click.option(
         "--memory-limit", metavar="SIZE",
-        help="DuckDB's memory limit (400MB, 2GB). Without --db the captures then load "
-             "into a temporary database file, which DuckDB can page out; this happens "
-             f"anyway above {storage.IN_MEMORY_EVENTS:,} events, with "
-             f"{storage.BOUNDED_LIMIT}.")(fn)
+        help="DuckDB's memory limit (400MB, 2GB). Without --db the tables beside "
+             "events (always Parquet files then) go to a temporary database file, "
+             "which DuckDB can page out; this happens anyway above "
+             f"{storage.IN_MEMORY_EVENTS:,} events, with {storage.BOUNDED_LIMIT}.")(fn)
 
 
 def in_memory_option(fn):
     return click.option(
         "--in-memory", is_flag=True,
-        help="Load into memory however large the captures: about twice as fast as "
-             "the temporary file, and about 0.3 KB of memory an event.")(fn)
+        help="Every table in DuckDB's memory, events too (not Parquet files), however "
+             "large the captures: about 0.3 KB of memory an event.")(fn)
 
 
 def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True):
