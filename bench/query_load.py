@@ -6,11 +6,12 @@
 2. Each measurement runs in a fresh Python process, so its peak RSS (getrusage maxrss)
    is the measurement's own: `decode` reads every chunk (decompress, unpack), `arrow`
    also builds the loader's Arrow batches (each event's process image included), `load`
-   is `loader.load` as `scapula query` does it: in memory, or for a capture of more
-   than query/storage.py's IN_MEMORY_EVENTS into a temporary database file under a
-   memory limit; such a capture is also loaded in memory (`memory`), for comparison.
-   Phases are differences of medians: Arrow = arrow - decode, DuckDB = load - arrow
-   (the insert, the process table, the small tables). Rates are
+   is `loader.load` as `scapula query` does it (query/storage.py): the events into
+   Parquet files, the other tables in memory, or for a capture of more than
+   IN_MEMORY_EVENTS in a temporary database file under a memory limit; `memory` loads
+   every table into DuckDB's memory (`--in-memory`), for comparison. Phases are
+   differences of medians: Arrow = arrow - decode, DuckDB = load - arrow (writing the
+   events, the process table, the small tables). Rates are
    events per second of the process's CPU time, DuckDB's threads included, so "one
    core" means one core's worth of CPU. --rounds rounds, the order rotating; medians.
    --baseline REV measures that git revision's loader too, interleaved in the same
@@ -91,8 +92,9 @@ def measure(kind: str, path: str) -> dict:
         except TypeError:   # a loader from before fd lifetimes were put off
             loader.load(con, [path])
         events = con.execute("SELECT count(*) FROM events").fetchone()[0]
-        where = ("Parquet + file, limit " if events_dir else "file, limit ") + \
-            str(store.memory_limit) if store and store.tmp else "memory"
+        rest = (f"file, limit {store.memory_limit}" if store and store.memory_limit
+                else "memory")
+        where = f"Parquet + {rest}" if events_dir else rest
         if store and kind == "views":   # as scapula query does before the user's SQL
             store.loaded(con)
         if kind == "load" and hasattr(loader, "build_fds"):   # timed apart, after
@@ -262,9 +264,9 @@ def main() -> None:
 
 
 def rounds(path: Path, trees: dict, n: int) -> dict:
-    """n rounds of every phase of every tree, the order rotating; a capture large enough
-    for `scapula query` to load it into a file is also loaded in memory ("memory")."""
-    kinds = PHASES + (("memory",) if _bounded(path) else ())
+    """n rounds of every phase of every tree, the order rotating, and the load with
+    every table in DuckDB's memory ("memory")."""
+    kinds = PHASES + ("memory",)
     configs = [(tree, kind) for tree in trees for kind in kinds]
     out = {c: [] for c in configs}
     for r in range(n):
@@ -274,11 +276,6 @@ def rounds(path: Path, trees: dict, n: int) -> dict:
         loads = "; ".join(f"{tree} {rate(out[(tree, 'load')][-1]):,.0f}" for tree in trees)
         print(f"  {path.name} round {r + 1}/{n}: load {loads} ev/s", flush=True)
     return out
-
-
-def _bounded(path: Path) -> bool:
-    from scapula.query import storage
-    return storage.events_in([path]) > storage.IN_MEMORY_EVENTS
 
 
 def rate(m: dict) -> float:
@@ -300,17 +297,18 @@ def report(path: Path, results: dict, trees: dict) -> None:
         mem = results.get((tree, "memory"))
         if mem:
             m_cpu = med([m["cpu"] for m in mem])
-            print(f"  the same in memory: {events / m_cpu:,.0f} ev/s of CPU (rounds "
+            print(f"  every table in memory (--in-memory): {events / m_cpu:,.0f} ev/s of CPU "
+                  f"(rounds "
                   f"{min(rate(m) for m in mem):,.0f} to {max(rate(m) for m in mem):,.0f}); "
                   f"peak RSS {max(m['rss_mb'] for m in mem):.0f} MB")
         parts = (("decompress + unpack", cpu["decode"]),
                  ("Arrow batches", cpu["arrow"] - cpu["decode"]),
-                 ("DuckDB insert, processes, joins", cpu["load"] - cpu["arrow"]))
+                 ("events written, processes, setup", cpu["load"] - cpu["arrow"]))
         for name, s in parts:
             print(f"    {name:<34}{s:7.2f} CPU s {1e6 * s / events:7.2f} us/event "
                   f"{100 * s / cpu['load']:5.1f}%")
         print(f"  peak RSS: decode {rss['decode']:.0f} MB, arrow {rss['arrow']:.0f} MB, "
-              f"load {rss['load']:.0f} MB (the in-memory database included; target < "
+              f"load {rss['load']:.0f} MB (the database's memory included; target < "
               f"{TARGET_RSS_MB} MB at 5M events)")
         fds = [m["fds_cpu"] for m in results[(tree, "load")] if "fds_cpu" in m]
         if fds:
