@@ -3,8 +3,8 @@ events that make, copy and end fds (open, socket, accept, dup, pipe, fork, exec,
 close), replayed in event order. Most opens are closed again with nothing in between
 that could see them: query/fd_pairs.py pairs those with their close by sorting, and
 their rows are made in SQL; only the other events (an eighth of them on the bench
-captures) are read back from `events` and replayed here. An fd is a plain list (not an object or a
-dict): it keeps the replay's cost per fd small."""
+captures) are read back from `events` and replayed here. An fd is a plain list (not an
+object or a dict): it keeps the replay's cost per fd small."""
 import numpy as np
 import pyarrow as pa
 
