@@ -6,14 +6,10 @@ import os
 import shutil
 import tempfile
 
-from scapula.errors import ScapulaError, UsageError
+from scapula.errors import OutputError, UsageError
 
 MANIFEST = "export.json"
 
-
-class OutputError(ScapulaError):
-    """The output cannot be written (exit code 5, as for `record` on a full disk)."""
-    exit_code = 5
 
 
 class Target:

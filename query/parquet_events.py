@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from scapula.errors import OutputError
 from scapula.query import batches, images
 from scapula.query import schema as qs
 
@@ -52,11 +53,38 @@ def path_of(directory: str, capture: int) -> str:
 
 
 def write(directory: str, capture: int, host: str, stream) -> None:
-    """The capture's batches into its file, as they come."""
-    with pq.ParquetWriter(path_of(directory, capture), FILE_SCHEMA, compression=COMPRESSION,
-                          use_dictionary=DICTIONARY, write_statistics=STATISTICS) as out:
+    """The capture's batches into its file, as they come. A file that cannot be
+    written (a full disk) is an OutputError; the stream's own errors pass as they are."""
+    path = path_of(directory, capture)
+    try:
+        out = pq.ParquetWriter(path, FILE_SCHEMA, compression=COMPRESSION,
+                               use_dictionary=DICTIONARY, write_statistics=STATISTICS)
+    except OSError as e:
+        raise _cannot(path, e) from None
+    try:
         for batch in stream:
-            out.write_batch(_with_capture(batch, capture, host))
+            batch = _with_capture(batch, capture, host)
+            try:
+                out.write_batch(batch)
+            except OSError as e:
+                raise _cannot(path, e) from None
+    except BaseException:
+        try:   # the file goes anyway (discard()); the first error is the one to tell
+            out.close()
+        except OSError:
+            pass
+        raise
+    try:
+        out.close()
+    except OSError as e:
+        raise _cannot(path, e) from None
+
+
+def _cannot(path: str, e: OSError) -> OutputError:
+    # Arrow's strerror is its own sentence with the system's message after it
+    reason = os.strerror(e.errno) if e.errno else e.strerror or str(e)
+    return OutputError(f"{path}: cannot write the events: {reason} (TMPDIR chooses "
+                       "where they go; --db puts every table in a file you name)")
 
 
 def discard(directory: str, capture: int) -> None:

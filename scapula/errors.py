@@ -13,3 +13,8 @@ class UsageError(ScapulaError):
 class InputError(ScapulaError):
     """Bad input: a damaged, truncated or unsupported capture file."""
     exit_code = 3
+
+
+class OutputError(ScapulaError):
+    """The output cannot be written (exit code 5, as for `record` on a full disk)."""
+    exit_code = 5

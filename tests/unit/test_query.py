@@ -544,6 +544,26 @@ def test_a_capture_that_fails_in_parquet_leaves_no_file(tmp_path):
     assert rows(c, "SELECT count(*) FROM events") == [(0,)]
 
 
+def test_events_that_cannot_be_written_are_one_error_and_no_file(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+    from scapula.errors import OutputError
+
+    def full(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(pq.ParquetWriter, "write_batch", full)
+    a = write(tmp_path / "a.scapula", workload())
+    events = tmp_path / "events"
+    c = loader.connect(str(tmp_path / "p.duckdb"), str(events))
+    with pytest.raises(OutputError) as e:
+        loader.load(c, [a], events_dir=str(events))
+    assert str(e.value) == (f"{events}/capture-1.parquet: cannot write the events: "
+                            "No space left on device (TMPDIR chooses where they go; "
+                            "--db puts every table in a file you name)")
+    assert e.value.exit_code == 5
+    assert os.listdir(events) == ["empty.parquet"]
+    assert rows(c, "SELECT count(*) FROM captures") == [(0,)]
+
+
 def test_memory_limit_from_the_command_line(tmp_path):
     a = write(tmp_path / "a.scapula", workload())
     r = scapula("query", a, "SELECT current_setting('memory_limit') AS m, count(*) AS n "
