@@ -47,23 +47,25 @@ def export_command(files, out, fmt, tables, db, overwrite, memory_limit, in_memo
     if db and not files and not os.path.exists(db):
         raise InputError(f"{db}: no such database")
     store = storage.Storage(files, db, memory_limit, in_memory)
-    with Target(out, overwrite) as target:
-        con = loader.connect(store.db, store.events_dir)
-        try:
-            store.configure(con)
-            loader.load(con, files, warn, fd_lifetimes=False,
-                        window_rows=store.window_rows, events_dir=store.events_dir)
-            tables = export.choose_tables(con, fmt, wanted)
-            if "fds" in tables:   # those of every capture in the database
-                loader.build_fds(con, [r[0] for r in con.execute(
-                    "SELECT capture FROM captures").fetchall()])
-            store.loaded(con)
-            written = export.write(con, target.stage, fmt, tables)
-            export.write_manifest(target.stage, export.manifest(con, fmt, written))
-        finally:
-            con.close()
-            store.close()
-        target.publish([w.name for w in written] + [MANIFEST])
+    try:   # its temporary directory goes whatever fails (the output directory too)
+        with Target(out, overwrite) as target:
+            con = loader.connect(store.db, store.events_dir)
+            try:
+                store.configure(con)
+                loader.load(con, files, warn, fd_lifetimes=False,
+                            window_rows=store.window_rows, events_dir=store.events_dir)
+                tables = export.choose_tables(con, fmt, wanted)
+                if "fds" in tables:   # those of every capture in the database
+                    loader.build_fds(con, [r[0] for r in con.execute(
+                        "SELECT capture FROM captures").fetchall()])
+                store.loaded(con)
+                written = export.write(con, target.stage, fmt, tables)
+                export.write_manifest(target.stage, export.manifest(con, fmt, written))
+            finally:
+                con.close()
+            target.publish([w.name for w in written] + [MANIFEST])
+    finally:
+        store.close()
     for w in written:
         where = os.path.join(out, w.name) + ("/" if fmt == "parquet" else "")
         parts = f"  by {', '.join(w.partition_by)}" if w.partition_by else ""

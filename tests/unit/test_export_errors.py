@@ -1,6 +1,8 @@
 """`scapula export` on what a user can get wrong: one line on stderr naming the place and
 the problem, the documented exit code (2 usage, 3 bad input, 5 cannot write), no
 traceback, and the output directory left as it was."""
+import os
+
 import pytest
 
 from tests.conftest import scapula
@@ -73,6 +75,19 @@ def test_out_not_empty_needs_overwrite_and_an_earlier_export(cap, tmp_path):
     fails(2, cap, "--out", out, "--overwrite",
           message=f"{out}: is not empty and holds no scapula export (no readable export.json)")
     assert [p.name for p in out.iterdir()] == ["evidence.txt"]
+
+
+def test_a_refused_out_leaves_no_temporary_directory(cap, tmp_path):
+    # the load's temporary directory (the events' Parquet files) goes on any error
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = scapula("export", cap, "--out", f, env={**os.environ, "TMPDIR": str(temp)})
+    assert r.returncode == 2, r.stderr
+    r = scapula("export", cap, "--out", tmp_path / "ok", env={**os.environ, "TMPDIR": str(temp)})
+    assert r.returncode == 0, r.stderr
+    assert list(temp.iterdir()) == []
 
 
 def test_a_bad_format_is_found_before_loading(tmp_path):
