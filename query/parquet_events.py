@@ -1,14 +1,16 @@
 """`events` kept as Parquet files in a directory, one a capture, read through a view:
-where a memory-bounded load puts its events (query/storage.py says when).
+where a load puts its events unless they go to a database file the user keeps (--db)
+or to DuckDB's memory (--in-memory); query/storage.py says which.
 
-Why not DuckDB's own table in the database file: DuckDB compresses every row group
-when it writes it out, ~0.6 µs an event, which made a bounded load half as fast as
-one in memory. pyarrow writes the loader's batches as they come, with dictionary
-pages and LZ4, for about what DuckDB's insert into memory costs (5M events: 1.0M
-ev/s in 322 MB, against 0.59M in 455 MB), holding one batch at a time. DuckDB reads
-the files back fast and skips row groups by their statistics: each batch is one row
-group, and a flush window's batches hold only its own seq range, so the seq ranges
-the fds table is built from prune well."""
+Why not a DuckDB table: one in a database file costs ~0.6 µs an event for DuckDB's
+compression as the row groups are written, which made a memory-bounded load half as
+fast as one in memory; one in memory costs ~0.3 KB an event. pyarrow writes the
+loader's batches as they come, with dictionary pages and LZ4, for about what DuckDB's
+insert into memory costs, holding one batch at a time (5M events: 1.02M ev/s in 327
+MB, against 0.50M in 467 MB into DuckDB's file). DuckDB reads the files back fast and
+skips row groups by their statistics: each batch is one row group, and a flush
+window's batches hold only its own seq range, so the seq ranges the fds table is
+built from prune well."""
 import os
 
 import pyarrow as pa
@@ -26,7 +28,7 @@ DERIVED = {"ts_ns": 'epoch_ns("ts")'}
 _STREAM = [i for i, f in enumerate(images.SCHEMA) if f.name not in DERIVED]
 FILE_SCHEMA = pa.schema([images.SCHEMA.field(i) for i in _STREAM]).append(
     pa.field("capture", pa.int32())).append(pa.field("host", qs.TEXT_DICT))
-COMPRESSION = "lz4"   # 1.2M events: 28 MB; none: 185 MB, for no less time
+COMPRESSION = "lz4"   # 1.2M events: 28 MB, none: 185 MB, for no less time (ts_ns written)
 # Dictionary pages for the columns that come dictionary-encoded (pyarrow would hash
 # every value of the others to try), and min/max statistics for the numbers and the
 # type, which prune row groups (a batch is one type); those of the text columns (paths,
