@@ -98,11 +98,9 @@ def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True
     captures (all in the database when no file is named) judged into `alerts`."""
     if not files and not store.db:
         raise UsageError("no capture files (and no --db) to query")
-    con = loader.connect(store.db, store.events_dir)
+    con = store.connect()
     try:
-        store.configure(con)
-        ids = loader.load(con, files, warn, fd_lifetimes=False,
-                         window_rows=store.window_rows, events_dir=store.events_dir)
+        ids = store.load(con, files, warn)
         if not files:
             ids = [r[0] for r in con.execute("SELECT capture FROM captures").fetchall()]
         if fd_lifetimes:

@@ -49,11 +49,9 @@ def export_command(files, out, fmt, tables, db, overwrite, memory_limit, in_memo
     store = storage.Storage(files, db, memory_limit, in_memory)
     try:   # its temporary directory goes whatever fails (the output directory too)
         with Target(out, overwrite) as target:
-            con = loader.connect(store.db, store.events_dir)
+            con = store.connect()
             try:
-                store.configure(con)
-                loader.load(con, files, warn, fd_lifetimes=False,
-                            window_rows=store.window_rows, events_dir=store.events_dir)
+                store.load(con, files, warn)
                 tables = export.choose_tables(con, fmt, wanted)
                 if "fds" in tables:   # those of every capture in the database
                     loader.build_fds(con, [r[0] for r in con.execute(

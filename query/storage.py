@@ -1,15 +1,17 @@
-"""Where a query's database lives. In memory while the captures are small enough; a
-large load goes to a temporary directory instead, because an in-memory DuckDB table
-is uncompressed and cannot leave memory (5M events took 5.9 GB): the events as
-Parquet files read through a view (query/parquet_events.py), the other tables in a
-DuckDB file under DuckDB's memory limit. A database the user keeps (--db) has every
-table in it; see docs/PERFORMANCE.md for what each costs."""
+"""Where a query's database lives. Unless the user names a database file (--db) or
+asks for memory (--in-memory), the events go to Parquet files in a temporary
+directory, read through a view (query/parquet_events.py): an in-memory DuckDB table is
+uncompressed and cannot leave memory (5M events took 5.9 GB), and a table in a file
+costs DuckDB's compression. The other tables stay in memory, or for a large load go to
+a DuckDB file in that directory under DuckDB's memory limit. See docs/PERFORMANCE.md
+for what each costs."""
 import os
 import re
 import shutil
 import tempfile
 
 from scapula.errors import InputError, UsageError
+from scapula.query import loader
 from scapula.replay.reader import Capture
 
 # Above this many events a load without --db keeps its other tables in a file under a
@@ -86,6 +88,22 @@ class Storage:
     @property
     def window_rows(self) -> int | None:
         return BOUNDED_WINDOW if self.bounded else None
+
+    def connect(self):
+        """The database as this storage has it (loader.connect), configured."""
+        con = loader.connect(self.db, self.events_dir)
+        try:
+            self.configure(con)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def load(self, con, files, warn) -> list[int]:
+        """loader.load with this storage's window and events directory; no fds (the
+        command builds them when it needs them). Returns the capture ids."""
+        return loader.load(con, files, warn, fd_lifetimes=False,
+                           window_rows=self.window_rows, events_dir=self.events_dir)
 
     def configure(self, con) -> None:
         """DuckDB's memory limit, and where it spills (the temporary folder)."""
