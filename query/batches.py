@@ -98,13 +98,21 @@ def comm_column(values, n: int) -> pa.Array:
     """The comm column, dictionary-encoded: packed 16-byte NUL-padded fields
     (Capture.chunks(raw=True)), each distinct one cut at its first NUL, or already a
     list of bytes. A few names repeat over thousands of rows."""
+    fixed = comm_fields(values, n)
+    if fixed is None:
+        return pc.dictionary_encode(text_column(values))
+    d = pc.dictionary_encode(fixed)
+    return pa.DictionaryArray.from_arrays(d.indices, _comm_text(d.dictionary))
+
+
+def comm_fields(values, n: int) -> pa.Array | None:
+    """Packed comm fields (a Packed, or its bytes) as Arrow's 16-byte binary, no copy;
+    None for a list of values."""
     if isinstance(values, Packed):
         values = values.data
     if not isinstance(values, bytes):
-        return pc.dictionary_encode(text_column(values))
-    fixed = pa.Array.from_buffers(pa.binary(fmt.COMM_SIZE), n, [None, pa.py_buffer(values)])
-    d = pc.dictionary_encode(fixed)
-    return pa.DictionaryArray.from_arrays(d.indices, _comm_text(d.dictionary))
+        return None
+    return pa.Array.from_buffers(pa.binary(fmt.COMM_SIZE), n, [None, pa.py_buffer(values)])
 
 
 def _comm_text(fixed: pa.Array) -> pa.Array:
@@ -351,14 +359,12 @@ def header_batch(g, seq: pa.Array) -> pa.RecordBatch:
     comm stays the packed 16-byte fields (comm_bytes() reads one): only a new pid's
     first row is ever read."""
     n, cols = g.n, g.cols
-    comm = cols["comm"]
-    comm = comm.data if isinstance(comm, Packed) else comm
+    comm = comm_fields(cols["comm"], n)
     return pa.RecordBatch.from_pydict({
         "seq": seq, "ts_ns": same_bytes(cols["ts"], n, pa.int64()),
         "pid": column(cols["pid"], n, pa.int64()),
         "ppid": column(cols["ppid"], n, pa.int64()),
-        "comm": pa.Array.from_buffers(pa.binary(fmt.COMM_SIZE), n, [None, pa.py_buffer(comm)])
-        if isinstance(comm, bytes) else comm_column(comm, n),
+        "comm": comm if comm is not None else comm_column(cols["comm"], n),
         "uid": column(cols["uid"], n, pa.uint32()), "gid": column(cols["gid"], n, pa.uint32())})
 
 

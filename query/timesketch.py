@@ -3,8 +3,8 @@
 
 Timesketch indexes top-level fields; a nested object is stored but hard to search, so
 each key of the `args` object becomes an `arg_<name>` field (the prefix also keeps
-args' `exe` apart from the event's own `exe`). Fields that are NULL are left out: any one event sets a
-handful of its ~100 columns, and the nulls would outweigh the data."""
+args' `exe` apart from the event's own `exe`). Fields that are NULL are left out: any
+one event sets a handful of its ~100 columns, and the nulls would outweigh the data."""
 import pyarrow as pa
 
 from scapula.query.export_sql import columns
