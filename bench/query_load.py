@@ -77,24 +77,33 @@ def measure(kind: str, path: str) -> dict:
             from scapula.query import storage
             store = storage.Storage([path], None)
         events_dir = getattr(store, "events_dir", None)   # older: events in DuckDB only
-        con = (loader.connect(store.db, events_dir) if events_dir else
-               loader.connect(store.db if store else None))
-        if store:
-            store.configure(con)
-        try:   # as `scapula query` loads for SQL that does not name fds
-            if events_dir:
-                loader.load(con, [path], fd_lifetimes=False, window_rows=store.window_rows,
-                            events_dir=events_dir)
-            elif store:
-                loader.load(con, [path], fd_lifetimes=False, window_rows=store.window_rows)
-            else:
-                loader.load(con, [path], fd_lifetimes=False)
-        except TypeError:   # a loader from before fd lifetimes were put off
-            loader.load(con, [path])
+        if hasattr(store, "load"):   # as `scapula query` loads for SQL without fds
+            con = store.connect()
+            store.load(con, [path], warn=lambda _message: None)
+        else:   # older trees spelled it out
+            con = (loader.connect(store.db, events_dir) if events_dir else
+                   loader.connect(store.db if store else None))
+            if store:
+                store.configure(con)
+            try:
+                if events_dir:
+                    loader.load(con, [path], fd_lifetimes=False,
+                                window_rows=store.window_rows, events_dir=events_dir)
+                elif store:
+                    loader.load(con, [path], fd_lifetimes=False,
+                                window_rows=store.window_rows)
+                else:
+                    loader.load(con, [path], fd_lifetimes=False)
+            except TypeError:   # a loader from before fd lifetimes were put off
+                loader.load(con, [path])
         events = con.execute("SELECT count(*) FROM events").fetchone()[0]
         rest = (f"file, limit {store.memory_limit}" if store and store.memory_limit
                 else "memory")
-        where = f"Parquet + {rest}" if events_dir else rest
+        sink = getattr(store, "events", None)
+        held = sink is not None and bool(getattr(sink, "held", None))
+        spilled = sink is not None and getattr(sink, "spilled", True)
+        where = ("Arrow" if held and not spilled else "Arrow + Parquet" if held
+                 else "Parquet") + f" + {rest}" if events_dir else rest
         if store and kind == "views":   # as scapula query does before the user's SQL
             store.loaded(con)
         if kind == "load" and hasattr(loader, "build_fds"):   # timed apart, after

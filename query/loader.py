@@ -10,22 +10,25 @@ import duckdb
 import pyarrow as pa
 
 from scapula.errors import InputError, UsageError
-from scapula.query import accounts, batches, fds, heap, images, parquet_events
+from scapula.query import accounts, batches, fds, heap, images
+from scapula.query.event_sink import EventSink
 from scapula.query import schema as qs
 from scapula.query.processes import Lifetimes
 from scapula.replay.reader import Capture
 
 
-def connect(db: str | None = None, events_dir: str | None = None) -> duckdb.DuckDBPyConnection:
+def connect(db: str | None = None, events: EventSink | None = None) -> duckdb.DuckDBPyConnection:
     """A database with scapula's tables and views: in memory, or the file `db`.
-    `events_dir`: `events` is a view of Parquet files there (query/parquet_events.py),
-    for a database just made."""
+    `events`: `events` is a view of what that sink holds (query/event_sink.py), for a
+    database just made."""
     fresh = db is None or not os.path.exists(db)
-    views = {"events": parquet_events.prepare(events_dir)} if events_dir else None
+    views = {"events": events.view_sql()} if events else None
     try:
         con = duckdb.connect(db or ":memory:")
     except duckdb.Error as e:
         raise UsageError(f"{db}: cannot open the database: {e}") from None
+    if events:
+        events.attach(con)
     # Its ~190 statements (a comment per column) on one thread: DuckDB's own cost per
     # statement, ~0.3 ms on two threads, is a third less (the setup is ~5% of a 1M-event
     # load). A database just made has nothing to check.
@@ -68,16 +71,19 @@ def create_views(con) -> None:
 
 
 def load(con, paths, warn=lambda message: None, fd_lifetimes: bool = True,
-         window_rows: int | None = None, events_dir: str | None = None) -> list[int]:
+         window_rows: int | None = None, events: EventSink | None = None) -> list[int]:
     """Load capture files (those already in the database, unchanged, are skipped).
     `fd_lifetimes`: also build the `fds` table, the one costly derived table (as long
     as loading the events), for those that lack it. `window_rows`: events decoded at
-    a time (WINDOW_ROWS; fewer holds less memory). `events_dir`: the events go to
-    Parquet files there, as connect() was told. Returns the capture ids."""
+    a time (WINDOW_ROWS; fewer holds less memory). `events`: the sink connect() was
+    given, where the events go instead of a table. Returns the capture ids."""
     heap.keep_freed_memory()
     with _no_cycle_collector():
-        ids = [load_one(con, os.path.abspath(p), warn, window_rows, events_dir)
-               for p in paths]
+        ids = []
+        for p in paths:
+            ids.append(load_one(con, os.path.abspath(p), warn, window_rows, events))
+            if events:
+                events.publish()
         if fd_lifetimes:
             build_fds(con, ids)
     return ids
@@ -110,7 +116,7 @@ def build_fds(con, captures) -> None:
 
 
 def load_one(con, path: str, warn, window_rows: int | None = None,
-             events_dir: str | None = None) -> int:
+             events: EventSink | None = None) -> int:
     try:
         st = os.stat(path)
     except OSError as e:
@@ -125,12 +131,12 @@ def load_one(con, path: str, warn, window_rows: int | None = None,
         con, "SELECT coalesce(max(capture), 0) + 1 FROM captures")[0]
     with Capture(path) as cap, _one_thread(con), _transaction(con):
         try:
-            _load_capture(con, cap, capture, st, window_rows or WINDOW_ROWS, events_dir)
+            _load_capture(con, cap, capture, st, window_rows or WINDOW_ROWS, events)
             accounts.load(con, cap, capture, str(cap.header.get("host", "")), _insert)
             _event_types(con, cap)
         except BaseException:
-            if events_dir:   # the rollback cannot take back a file
-                parquet_events.discard(events_dir, capture)
+            if events:   # the rollback cannot take back a file or held batches
+                events.discard(capture)
             raise
     for w in cap.warnings:
         warn(w)
@@ -164,14 +170,14 @@ def _one_thread(con):
 
 
 def _load_capture(con, cap: Capture, capture: int, st, window_rows: int,
-                  events_dir: str | None) -> None:
-    """Events go straight into `events` (or its Parquet file), written once, each with
+                  events: EventSink | None) -> None:
+    """Events go straight into `events` (or its sink), written once, each with
     its process lifetime and exe, found while the batches stream (query/images.py);
     then the lifetimes."""
     host = str(cap.header.get("host", ""))
     lives = Lifetimes(capture)
     _insert_events(con, _batches(cap, lives, window_rows), capture, host, cap.path,
-                   events_dir)
+                   events)
     _insert(con, "processes", lives.table(host))
     _small_tables(con, cap, capture, host, st)
 
@@ -197,9 +203,9 @@ def _batches(cap: Capture, lives: Lifetimes | None = None, window_rows: int = WI
 
 
 def _insert_events(con, stream, capture: int, host: str, path: str,
-                   events_dir: str | None = None) -> None:
+                   events: EventSink | None = None) -> None:
     """The Arrow stream into `events`, as it comes (no join: DuckDB would hold the
-    whole stream to build a join's hash table), or into the capture's Parquet file.
+    whole stream to build a join's hash table), or into the sink.
     Bad input found while streaming (DuckDB wraps it in its own error) is raised
     naming the file."""
     failed = []
@@ -211,8 +217,8 @@ def _insert_events(con, stream, capture: int, host: str, path: str,
             failed.append(e)
             raise
     try:
-        if events_dir:
-            parquet_events.write(events_dir, capture, host, watched())
+        if events:
+            events.write(capture, host, watched())
         else:
             _insert_stream(con, watched(), capture, host)
     except (duckdb.Error, InputError):

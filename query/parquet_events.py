@@ -11,6 +11,7 @@ MB, against 0.50M in 467 MB into DuckDB's file). DuckDB reads the files back fas
 skips row groups by their statistics: each batch is one row group, and a flush
 window's batches hold only its own seq range, so the seq ranges the fds table is
 built from prune well."""
+import itertools
 import os
 
 import pyarrow as pa
@@ -39,24 +40,30 @@ STATISTICS = ["seq", "ts", "capture", "pid", "tid", "ppid", "uid", "gid", "proc_
 _EMPTY = "empty.parquet"   # no rows: the view has a file to read before any capture
 
 
-def prepare(directory: str) -> str:
+def prepare(directory: str, also: str | None = None) -> str:
     """The directory, with a file of no rows; returns the view's SELECT (in `events`'
-    column order, the order a table would have)."""
+    column order, the order a table would have). `also`: a table of the files'
+    columns whose rows the view has too (query/event_sink.py's held batches)."""
     os.makedirs(directory, exist_ok=True)
     pq.write_table(FILE_SCHEMA.empty_table(), os.path.join(directory, _EMPTY))
     glob = os.path.join(directory, "*.parquet").replace("'", "''")
     cols = ", ".join(f'{DERIVED[c.name]} AS "{c.name}"' if c.name in DERIVED
                      else f'"{c.name}"' for c in qs.EVENTS)
-    return f"SELECT {cols} FROM read_parquet('{glob}')"
+    rows = f"read_parquet('{glob}')"
+    if also:
+        names = ", ".join(f'"{f.name}"' for f in FILE_SCHEMA)
+        rows = f"(SELECT {names} FROM {rows} UNION ALL SELECT {names} FROM {also})"
+    return f"SELECT {cols} FROM {rows}"
 
 
 def path_of(directory: str, capture: int) -> str:
     return os.path.join(directory, f"capture-{capture}.parquet")
 
 
-def write(directory: str, capture: int, host: str, stream) -> None:
-    """The capture's batches into its file, as they come. A file that cannot be
-    written (a full disk) is an OutputError; the stream's own errors pass as they are."""
+def write(directory: str, capture: int, host: str, stream, ready: list | None = None) -> None:
+    """The capture's batches into its file, as they come, after `ready`: a list of
+    batches already made file_batch(), emptied as they are written. A file that cannot be written (a full disk) is an
+    OutputError; the stream's own errors pass as they are."""
     path = path_of(directory, capture)
     try:
         out = pq.ParquetWriter(path, FILE_SCHEMA, compression=COMPRESSION,
@@ -64,8 +71,8 @@ def write(directory: str, capture: int, host: str, stream) -> None:
     except OSError as e:
         raise _cannot(path, e) from None
     try:
-        for batch in stream:
-            batch = _with_capture(batch, capture, host)
+        made = (file_batch(b, capture, host) for b in stream)
+        for batch in itertools.chain(_drained(ready or []), made):
             try:
                 out.write_batch(batch)
             except OSError as e:
@@ -80,6 +87,13 @@ def write(directory: str, capture: int, host: str, stream) -> None:
         out.close()
     except OSError as e:
         raise _cannot(path, e) from None
+
+
+def _drained(batches: list):
+    """The list's batches, each let go of as it is written (they may be many MB)."""
+    batches.reverse()
+    while batches:
+        yield batches.pop()
 
 
 def _cannot(path: str, e: OSError) -> OutputError:
@@ -97,7 +111,8 @@ def discard(directory: str, capture: int) -> None:
         pass
 
 
-def _with_capture(batch: pa.RecordBatch, capture: int, host: str) -> pa.RecordBatch:
+def file_batch(batch: pa.RecordBatch, capture: int, host: str) -> pa.RecordBatch:
+    """A loader batch in FILE_SCHEMA: the derived columns out, the capture's in."""
     n = batch.num_rows
     cols = [batch.column(i) for i in _STREAM]
     cols = [_null_free(c) if pa.types.is_dictionary(c.type) else c for c in cols]

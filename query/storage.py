@@ -1,17 +1,19 @@
 """Where a query's database lives. Unless the user names a database file (--db) or
-asks for memory (--in-memory), the events go to Parquet files in a temporary
-directory, read through a view (query/parquet_events.py): an in-memory DuckDB table is
-uncompressed and cannot leave memory (5M events took 5.9 GB), and a table in a file
-costs DuckDB's compression. The other tables stay in memory, or for a large load go to
-a DuckDB file in that directory under DuckDB's memory limit. See docs/PERFORMANCE.md
-for what each costs."""
+asks for memory (--in-memory), the events stay out of DuckDB's tables, read through a
+view (query/event_sink.py): an in-memory DuckDB table is uncompressed and cannot leave
+memory (5M events took 5.9 GB), and a table in a file costs DuckDB's compression. The
+other tables stay in memory, and the events are held as Arrow up to a budget, then go
+to Parquet files in a temporary directory; or, for a large load, the other tables go
+to a DuckDB file in that directory under DuckDB's memory limit and the events to the
+Parquet files. See docs/PERFORMANCE.md for what each costs."""
 import os
 import re
 import shutil
 import tempfile
 
 from scapula.errors import InputError, UsageError
-from scapula.query import loader
+from scapula.query import event_sink, loader
+from scapula.query.event_sink import EventSink
 from scapula.replay.reader import Capture
 
 # Above this many events a load without --db keeps its other tables in a file under a
@@ -51,9 +53,10 @@ def events_in(paths) -> int:
 
 class Storage:
     """The database for one command. `db`: a file the user keeps, every table in it.
-    Else the events go to Parquet files in a temporary directory (`events_dir`)
-    removed by close(), and the other tables to memory, or for a large load to a
-    database file in that directory under a memory limit. `memory_limit` (DuckDB's
+    Else the other tables go to memory, the events are held as Arrow up to a budget
+    and then go to Parquet files in a temporary directory (`events_dir`) removed by
+    close(); or, for a large load, the other tables go to a database file in that
+    directory under a memory limit and the events to the Parquet files. `memory_limit` (DuckDB's
     size syntax, 400MB) caps DuckDB's memory; given without --db, it also sends the
     other tables to the file. `in_memory`: every table in memory whatever the size."""
 
@@ -65,6 +68,7 @@ class Storage:
         if in_memory and (db or memory_limit):
             raise UsageError("--in-memory goes without --db and --memory-limit")
         self.db, self.memory_limit, self.tmp, self.events_dir = db, memory_limit, None, None
+        self.events = None   # the EventSink, made by connect()
         self.chosen = memory_limit is not None   # by the user, for the queries too
         if in_memory or db is not None:   # the user's choice
             return
@@ -90,8 +94,14 @@ class Storage:
         return BOUNDED_WINDOW if self.bounded else None
 
     def connect(self):
-        """The database as this storage has it (loader.connect), configured."""
-        con = loader.connect(self.db, self.events_dir)
+        """The database as this storage has it (loader.connect), configured. Events
+        not bound for a table are held in memory (query/event_sink.py) when the other
+        tables are in memory too; else (a file, which another process may open) they
+        go to Parquet files."""
+        if self.events_dir:
+            self.events = EventSink(self.events_dir,
+                                    event_sink.BUDGET if self.db is None else 0)
+        con = loader.connect(self.db, self.events)
         try:
             self.configure(con)
         except BaseException:
@@ -103,7 +113,7 @@ class Storage:
         """loader.load with this storage's window and events directory; no fds (the
         command builds them when it needs them). Returns the capture ids."""
         return loader.load(con, files, warn, fd_lifetimes=False,
-                           window_rows=self.window_rows, events_dir=self.events_dir)
+                           window_rows=self.window_rows, events=self.events)
 
     def configure(self, con) -> None:
         """DuckDB's memory limit, and where it spills (the temporary folder)."""

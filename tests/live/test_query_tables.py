@@ -105,11 +105,13 @@ def test_a_capture_cut_inside_a_chunk_loads_up_to_the_cut(recorded, tmp_path):
 
 def test_a_bounded_load_gives_the_same_tables(recorded):
     # --memory-limit: the events in Parquet files behind a view, the rest in a DuckDB
-    # file under the limit; every table as the in-memory load has it
+    # file under the limit; every table as the default load (events held in memory as
+    # Arrow) and --in-memory (every table DuckDB's own) have it
     _tmp, cap = recorded
     for table, order in (("events", "seq"), ("processes", "proc_id"), ("fds", "fd_id")):
         sql = f"SELECT * FROM {table} ORDER BY {order}"
         bounded = query(cap, "--memory-limit", "300MB", sql)
-        assert bounded == query(cap, sql) and bounded, table
+        assert bounded == query(cap, sql) == query(cap, "--in-memory", sql), table
+        assert bounded, table
     kind = "SELECT table_type FROM information_schema.tables WHERE table_name = 'events'"
     assert query(cap, "--memory-limit", "300MB", kind) == [{"table_type": "VIEW"}]

@@ -8,7 +8,8 @@ import pytest
 from scapula.capture.decoder import row_columns
 from scapula.capture.writer import CaptureWriter, open_output
 from scapula.errors import InputError
-from scapula.query import loader
+from scapula.query import event_sink, loader
+from scapula.query.event_sink import EventSink
 from scapula.query import schema as qs
 from scapula.schemas import events as schema
 from scapula.schemas import sockaddr
@@ -482,9 +483,15 @@ def test_memory_limit_loads_into_a_temporary_directory_then_removes_it(tmp_path,
     from scapula.query import storage
     a = write(tmp_path / "a.scapula", workload())
     assert storage.events_in([a]) == 6
-    small = storage.Storage([a], None)   # small: the events in Parquet, the rest in memory
+    small = storage.Storage([a], None)   # small: the events held, the rest in memory
     assert small.db is None and not small.bounded and os.path.isdir(small.tmp)
     assert os.path.dirname(small.events_dir) == small.tmp
+    c = small.connect()
+    small.load(c, [a], warn=print)
+    assert small.events.budget == event_sink.BUDGET and list(small.events.held) == [1]
+    assert os.listdir(small.events_dir) == ["empty.parquet"]
+    assert rows(c, "SELECT count(*) FROM events") == [(6,)]
+    c.close()
     small.close()
     assert not os.path.exists(small.events_dir)
     monkeypatch.setattr(storage, "IN_MEMORY_EVENTS", 5)
@@ -494,9 +501,9 @@ def test_memory_limit_loads_into_a_temporary_directory_then_removes_it(tmp_path,
     assert kept.events_dir is None and kept.tmp is None
     store = storage.Storage([a], None)
     assert store.bounded and store.memory_limit == storage.BOUNDED_LIMIT
-    c = loader.connect(store.db, store.events_dir)
-    store.configure(c)
-    loader.load(c, [a], events_dir=store.events_dir)
+    c = store.connect()
+    store.load(c, [a], warn=print)
+    assert store.events.budget == 0 and not store.events.held   # another process may read
     assert rows(c, "SELECT current_setting('memory_limit')")[0][0].startswith("244")  # MiB
     assert rows(c, "SELECT count(*) FROM events") == [(6,)] and os.path.exists(store.db)
     # the events are a view of the capture's Parquet file (and an empty one)
@@ -513,12 +520,28 @@ def test_memory_limit_loads_into_a_temporary_directory_then_removes_it(tmp_path,
     assert storage.events_in([a]) == os.path.getsize(a) // storage.BYTES_PER_EVENT
 
 
-def test_events_in_parquet_are_the_events_a_table_holds(tmp_path):
-    # the same capture loaded both ways: same columns, types, comments and rows
+def _sink_load(tmp_path, name, budget, files):
+    """`files` loaded into a new in-memory database whose events go to a sink of
+    `budget` bytes; the connection and the sink."""
+    sink = EventSink(str(tmp_path / name), budget)
+    c = loader.connect(None, sink)
+    loader.load(c, files, events=sink)
+    return c, sink
+
+
+@pytest.mark.parametrize("where", ["parquet", "held", "held then parquet"])
+def test_events_out_of_a_table_are_the_events_a_table_holds(tmp_path, where):
+    # the same captures loaded into a table and into a sink: its Parquet files, its
+    # held batches, or the first capture held and the second past the budget
     a = write(tmp_path / "a.scapula", workload())
     b = write(tmp_path / "b.scapula", workload()[:4], host="h2")
-    c = loader.connect(str(tmp_path / "p.duckdb"), str(tmp_path / "events"))
-    loader.load(c, [a, b], events_dir=str(tmp_path / "events"))
+    _c, first = _sink_load(tmp_path, "first", 1 << 30, [a])
+    budget = {"parquet": 0, "held": 1 << 30, "held then parquet": first.size + 1}[where]
+    c, sink = _sink_load(tmp_path, "events", budget, [a, b])
+    assert list(sink.held) == {"parquet": [], "held": [1, 2], "held then parquet": [1]}[where]
+    files = {"parquet": ["capture-1.parquet", "capture-2.parquet"], "held": [],
+             "held then parquet": ["capture-2.parquet"]}[where]
+    assert sorted(os.listdir(tmp_path / "events")) == files + ["empty.parquet"]
     t = loader.connect()
     loader.load(t, [a, b])
     assert rows(c, "DESCRIBE events") == rows(t, "DESCRIBE events")
@@ -530,18 +553,24 @@ def test_events_in_parquet_are_the_events_a_table_holds(tmp_path):
     assert rows(c, views) == rows(t, views) and rows(c, views)
 
 
-def test_a_capture_that_fails_in_parquet_leaves_no_file(tmp_path):
+@pytest.mark.parametrize("budget", [0, 1 << 30])
+def test_a_capture_that_fails_out_of_a_table_leaves_nothing(tmp_path, budget):
     rows_ = workload()
     bad = list(rows_[2])
     bad[schema.HEADER_FIELDS.index("ts")] = 2**63 + 5
     path = write(tmp_path / "bad.scapula", rows_[:2] + [tuple(bad)] + rows_[3:])
+    good = write(tmp_path / "good.scapula", workload())
     events = tmp_path / "events"
-    c = loader.connect(str(tmp_path / "p.duckdb"), str(events))
+    sink = EventSink(str(events), budget)
+    c = loader.connect(str(tmp_path / "p.duckdb") if not budget else None, sink)
+    loader.load(c, [good], events=sink)
     with pytest.raises(InputError, match="bad.scapula: events 0 to 5: a time out of range"):
-        loader.load(c, [path], events_dir=str(events))
-    assert os.listdir(events) == ["empty.parquet"]
-    assert rows(c, "SELECT count(*) FROM captures") == [(0,)]
-    assert rows(c, "SELECT count(*) FROM events") == [(0,)]
+        loader.load(c, [path], events=sink)
+    assert sorted(os.listdir(events)) == (["capture-1.parquet"] if not budget else []) + [
+        "empty.parquet"]
+    assert list(sink.held) == ([1] if budget else [])
+    assert rows(c, "SELECT DISTINCT capture FROM captures") == [(1,)]
+    assert rows(c, "SELECT count(*), min(capture) FROM events") == [(6, 1)]
 
 
 def test_events_that_cannot_be_written_are_one_error_and_no_file(tmp_path, monkeypatch):
@@ -553,9 +582,10 @@ def test_events_that_cannot_be_written_are_one_error_and_no_file(tmp_path, monke
     monkeypatch.setattr(pq.ParquetWriter, "write_batch", full)
     a = write(tmp_path / "a.scapula", workload())
     events = tmp_path / "events"
-    c = loader.connect(str(tmp_path / "p.duckdb"), str(events))
+    sink = EventSink(str(events))
+    c = loader.connect(str(tmp_path / "p.duckdb"), sink)
     with pytest.raises(OutputError) as e:
-        loader.load(c, [a], events_dir=str(events))
+        loader.load(c, [a], events=sink)
     assert str(e.value) == (f"{events}/capture-1.parquet: cannot write the events: "
                             "No space left on device (TMPDIR chooses where they go; "
                             "--db puts every table in a file you name)")
