@@ -37,6 +37,9 @@ COMPRESSION = "lz4"   # 1.2M events: 28 MB, none: 185 MB, for no less time (ts_n
 DICTIONARY = [f.name for f in FILE_SCHEMA if pa.types.is_dictionary(f.type)]
 STATISTICS = ["seq", "ts", "capture", "pid", "tid", "ppid", "uid", "gid", "proc_id",
               "result", "fd", "cgroup", "cpu", "type"]
+# Version 2 data pages (levels apart from the values, not compressed with them) and
+# the rows encoded 8k at a time, not 1k: 1.2M events, ~390 -> ~335 ns an event to write.
+WRITER = {"data_page_version": "2.0", "write_batch_size": 8192}
 _EMPTY = "empty.parquet"   # no rows: the view has a file to read before any capture
 
 
@@ -67,7 +70,8 @@ def write(directory: str, capture: int, host: str, stream, ready: list | None = 
     path = path_of(directory, capture)
     try:
         out = pq.ParquetWriter(path, FILE_SCHEMA, compression=COMPRESSION,
-                               use_dictionary=DICTIONARY, write_statistics=STATISTICS)
+                               use_dictionary=DICTIONARY, write_statistics=STATISTICS,
+                               **WRITER)
     except OSError as e:
         raise _cannot(path, e) from None
     try:
