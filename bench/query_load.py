@@ -6,9 +6,10 @@
 2. Each measurement runs in a fresh Python process, so its peak RSS (getrusage maxrss)
    is the measurement's own: `decode` reads every chunk (decompress, unpack), `arrow`
    also builds the loader's Arrow batches (each event's process image included), `load`
-   is `loader.load` as `scapula query` does it (query/storage.py): the events into
-   Parquet files, the other tables in memory, or for a capture of more than
-   IN_MEMORY_EVENTS in a temporary database file under a memory limit; `memory` loads
+   is `loader.load` as `scapula query` does it (query/storage.py): the other tables in
+   memory and the events held as Arrow (query/event_sink.py), or for a capture of more
+   than IN_MEMORY_EVENTS the events in Parquet files and the other tables in a
+   temporary database file under a memory limit; `memory` loads
    every table into DuckDB's memory (`--in-memory`), for comparison. Phases are
    differences of medians: Arrow = arrow - decode, DuckDB = load - arrow (writing the
    events, the process table, the small tables). Rates are
