@@ -80,8 +80,10 @@ def load(con, paths, warn=lambda message: None, fd_lifetimes: bool = True,
     heap.keep_freed_memory()
     with _no_cycle_collector():
         ids = []
-        for p in paths:
-            ids.append(load_one(con, os.path.abspath(p), warn, window_rows, events))
+        try:
+            for p in paths:
+                ids.append(load_one(con, os.path.abspath(p), warn, window_rows, events))
+        finally:   # the captures loaded, whatever happened to a later one
             if events:
                 events.publish()
         if fd_lifetimes:
