@@ -47,7 +47,7 @@ class EventSink:
             self.publish()
 
     def publish(self) -> None:
-        """The batches held so far, to the connection (after each capture's load)."""
+        """The batches held so far, to the connection (after each capture's events)."""
         if self._con is not None:
             batches = [b for kept in self.held.values() for b in kept]
             self._con.register(NAME, pa.Table.from_batches(batches,
@@ -69,9 +69,13 @@ class EventSink:
                 self.size -= sum(_own_bytes(b) for b in kept)
                 parquet_events.write(self.directory, capture, host, stream, ready=kept)
                 return
+        # now: the rest of the load (the `captures` row) reads them through the view;
+        # a load that fails is rolled back, and so is this registration
+        self.publish()
 
     def discard(self, capture: int) -> None:
-        """A capture whose load failed: its batches dropped, its file removed."""
+        """A capture whose load failed, or that is loaded again: its batches dropped,
+        its file removed."""
         kept = self.held.pop(capture, None)
         if kept:
             self.size -= sum(_own_bytes(b) for b in kept)

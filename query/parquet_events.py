@@ -47,15 +47,20 @@ def prepare(directory: str, also: str | None = None) -> str:
     """The directory, with a file of no rows; returns the view's SELECT (in `events`'
     column order, the order a table would have). `also`: a table of the files'
     columns whose rows the view has too (query/event_sink.py's held batches)."""
-    os.makedirs(directory, exist_ok=True)
-    pq.write_table(FILE_SCHEMA.empty_table(), os.path.join(directory, _EMPTY))
+    empty = os.path.join(directory, _EMPTY)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        pq.write_table(FILE_SCHEMA.empty_table(), empty)
+    except OSError as e:
+        raise _cannot(empty, e) from None
     glob = os.path.join(directory, "*.parquet").replace("'", "''")
     cols = ", ".join(f'{DERIVED[c.name]} AS "{c.name}"' if c.name in DERIVED
                      else f'"{c.name}"' for c in qs.EVENTS)
     rows = f"read_parquet('{glob}')"
     if also:
         names = ", ".join(f'"{f.name}"' for f in FILE_SCHEMA)
-        rows = f"(SELECT {names} FROM {rows} UNION ALL SELECT {names} FROM {also})"
+        # `also` first: its captures were loaded before any that went to a file
+        rows = f"(SELECT {names} FROM {also} UNION ALL SELECT {names} FROM {rows})"
     return f"SELECT {cols} FROM {rows}"
 
 
