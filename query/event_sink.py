@@ -7,12 +7,11 @@ Why hold them: writing the Parquet file was a third of a load whose other tables
 memory (1.2M events: 1.38-1.60 CPU s with it, 0.97-1.04 holding the batches), and the
 batches are already made. They cost ~90 bytes an event of RSS (the all-null columns of a
 batch are slices of one shared array). The budget keeps a load's memory bounded whatever
-its captures hold: the capture that crosses it goes to its Parquet file, its batches
-held so far first, and so does every later one; those held before it stay held.
+its captures hold: the capture that crosses it keeps what is held, its other batches go
+to its Parquet file, and so do every later capture's.
 
 A registered table lives in its connection only: a database another process opens (the
-duckdb shell's, or one whose other tables are in a file under a memory limit) gets a
-budget of 0, and a view over the Parquet files alone."""
+duckdb shell's) gets a budget of 0, and a view over the Parquet files alone."""
 import pyarrow as pa
 
 from scapula.query import parquet_events
@@ -22,6 +21,10 @@ NAME = "_scapula_held_events"   # the registered table the view reads
 # the bench captures, so ~1.8M events; a load's peak RSS stays near 600 MB (measured in
 # docs/PERFORMANCE.md), against ~350 MB with every event in Parquet.
 BUDGET = 256 << 20
+# For a load above storage.IN_MEMORY_EVENTS, whose other tables go to a file under a
+# memory limit: 5M events, peak RSS 327 -> ~390 MB, the fds table built after it
+# ~470 (target 500), for ~470k events not written to Parquet.
+BOUNDED_BUDGET = 64 << 20
 
 
 class EventSink:
@@ -60,18 +63,16 @@ class EventSink:
         kept = self.held[capture] = []
         stream = iter(stream)
         for batch in stream:
-            batch = parquet_events.file_batch(batch, capture, host)
-            kept.append(batch)
-            self.size += _own_bytes(batch)
-            if self.size > self.budget:
+            kept.append(parquet_events.file_batch(batch, capture, host))
+            self.size += _own_bytes(kept[-1])
+            if self.size > self.budget:   # what is held stays; the rest to the file
                 self.spilled = True
-                del self.held[capture]
-                self.size -= sum(_own_bytes(b) for b in kept)
-                parquet_events.write(self.directory, capture, host, stream, ready=kept)
-                return
+                break
         # now: the rest of the load (the `captures` row) reads them through the view;
         # a load that fails is rolled back, and so is this registration
         self.publish()
+        if self.spilled:
+            parquet_events.write(self.directory, capture, host, stream)
 
     def discard(self, capture: int) -> None:
         """A capture whose load failed, or that is loaded again: its batches dropped,

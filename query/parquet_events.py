@@ -11,7 +11,6 @@ MB, against 0.50M in 467 MB into DuckDB's file). DuckDB reads the files back fas
 skips row groups by their statistics: each batch is one row group, and a flush
 window's batches hold only its own seq range, so the seq ranges the fds table is
 built from prune well."""
-import itertools
 import os
 
 import pyarrow as pa
@@ -68,10 +67,9 @@ def path_of(directory: str, capture: int) -> str:
     return os.path.join(directory, f"capture-{capture}.parquet")
 
 
-def write(directory: str, capture: int, host: str, stream, ready: list | None = None) -> None:
-    """The capture's batches into its file, as they come, after `ready`: a list of
-    batches already made file_batch(), emptied as they are written. A file that cannot be written (a full disk) is an
-    OutputError; the stream's own errors pass as they are."""
+def write(directory: str, capture: int, host: str, stream) -> None:
+    """The capture's batches into its file, as they come. A file that cannot be
+    written (a full disk) is an OutputError; the stream's own errors pass as they are."""
     path = path_of(directory, capture)
     try:
         out = pq.ParquetWriter(path, FILE_SCHEMA, compression=COMPRESSION,
@@ -80,8 +78,8 @@ def write(directory: str, capture: int, host: str, stream, ready: list | None = 
     except OSError as e:
         raise _cannot(path, e) from None
     try:
-        made = (file_batch(b, capture, host) for b in stream)
-        for batch in itertools.chain(_drained(ready or []), made):
+        for batch in stream:
+            batch = file_batch(batch, capture, host)
             try:
                 out.write_batch(batch)
             except OSError as e:
@@ -96,13 +94,6 @@ def write(directory: str, capture: int, host: str, stream, ready: list | None = 
         out.close()
     except OSError as e:
         raise _cannot(path, e) from None
-
-
-def _drained(batches: list):
-    """The list's batches, each let go of as it is written (they may be many MB)."""
-    batches.reverse()
-    while batches:
-        yield batches.pop()
 
 
 def _cannot(path: str, e: OSError) -> OutputError:

@@ -503,11 +503,12 @@ def test_memory_limit_loads_into_a_temporary_directory_then_removes_it(tmp_path,
     assert store.bounded and store.memory_limit == storage.BOUNDED_LIMIT
     c = store.connect()
     store.load(c, [a], warn=print)
-    assert store.events.budget == 0 and not store.events.held   # another process may read
+    assert store.events.budget == event_sink.BOUNDED_BUDGET and list(store.events.held) == [1]
     assert rows(c, "SELECT current_setting('memory_limit')")[0][0].startswith("244")  # MiB
     assert rows(c, "SELECT count(*) FROM events") == [(6,)] and os.path.exists(store.db)
-    # the events are a view of the capture's Parquet file (and an empty one)
-    assert sorted(os.listdir(store.events_dir)) == ["capture-1.parquet", "empty.parquet"]
+    # the events are a view of the held batches (under the smaller budget) and the
+    # Parquet files (none: an empty one)
+    assert os.listdir(store.events_dir) == ["empty.parquet"]
     assert rows(c, "SELECT table_type FROM information_schema.tables "
                    "WHERE table_name = 'events'") == [("VIEW",)]
     store.loaded(c)   # a limit scapula chose holds for the load only
@@ -515,6 +516,20 @@ def test_memory_limit_loads_into_a_temporary_directory_then_removes_it(tmp_path,
     c.close()
     store.close()
     assert not os.path.exists(os.path.dirname(store.db))
+    # for the duckdb command (another process) or under the user's limit: no events held
+    shared = storage.Storage([a], None)
+    shared.share()
+    c = shared.connect()
+    shared.load(c, [a], warn=print)
+    assert shared.events.budget == 0 and not shared.events.held
+    assert sorted(os.listdir(shared.events_dir)) == ["capture-1.parquet", "empty.parquet"]
+    c.close()
+    shared.close()
+    limited = storage.Storage([a], None, memory_limit="300MB")
+    c = limited.connect()
+    assert limited.events.budget == 0
+    c.close()
+    limited.close()
     # a file without a footer is counted by its size
     os.truncate(a, os.path.getsize(a) - 16)
     assert storage.events_in([a]) == os.path.getsize(a) // storage.BYTES_PER_EVENT
@@ -532,13 +547,17 @@ def _sink_load(tmp_path, name, budget, files):
 @pytest.mark.parametrize("where", ["parquet", "held", "held then parquet"])
 def test_events_out_of_a_table_are_the_events_a_table_holds(tmp_path, where):
     # the same captures loaded into a table and into a sink: its Parquet files, its
-    # held batches, or the first capture held and the second past the budget
+    # held batches, or the first capture held and the second past the budget (its
+    # first batch held, the others in its file)
     a = write(tmp_path / "a.scapula", workload())
     b = write(tmp_path / "b.scapula", workload()[:4], host="h2")
     _c, first = _sink_load(tmp_path, "first", 1 << 30, [a])
     budget = {"parquet": 0, "held": 1 << 30, "held then parquet": first.size + 1}[where]
     c, sink = _sink_load(tmp_path, "events", budget, [a, b])
-    assert list(sink.held) == {"parquet": [], "held": [1, 2], "held then parquet": [1]}[where]
+    assert list(sink.held) == {"parquet": [], "held": [1, 2], "held then parquet": [1, 2]}[where]
+    if where == "held then parquet":
+        assert len(sink.held[2]) == 1 and rows(c, "SELECT count(*) FROM read_parquet("
+                                                  f"'{tmp_path}/events/capture-2.parquet')")[0][0]
     files = {"parquet": ["capture-1.parquet", "capture-2.parquet"], "held": [],
              "held then parquet": ["capture-2.parquet"]}[where]
     assert sorted(os.listdir(tmp_path / "events")) == files + ["empty.parquet"]
