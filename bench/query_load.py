@@ -39,6 +39,10 @@ import time
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from syscall_overhead import ROOT, med, profile_top  # noqa: E402
 
+# scapula sets Arrow's memory pool when imported (scapula/__init__.py) and this process
+# imports it: a baseline tree's measurements must not inherit that unless the user set it
+_USER_POOL = os.environ.get("ARROW_DEFAULT_MEMORY_POOL")
+
 TARGET_RATE = 1_000_000   # events/s on one core, end to end (issue 5)
 TARGET_RSS_MB = 500       # peak while loading a 5M-event capture
 TARGET_VIEW_S = 1.0
@@ -189,6 +193,8 @@ def spawn(kind: str, path: Path, tree: Path | None, env_extra=None) -> dict:
     env = dict(os.environ, **(env_extra or {}))
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
+        if _USER_POOL is None and "ARROW_DEFAULT_MEMORY_POOL" not in (env_extra or {}):
+            env.pop("ARROW_DEFAULT_MEMORY_POOL", None)   # as that tree sets it, or not
     proc = subprocess.run([sys.executable, __file__, "--measure", kind, str(path)],
                           env=env, capture_output=True, text=True)
     if proc.returncode:
