@@ -197,7 +197,8 @@ def shell_command(files, db, python_repl, rule_files, default_rules, memory_limi
     the connection as `con` when the duckdb command is not installed)."""
     rules = compile_rules(rule_files, default_rules)
     store = storage.Storage(files, db, memory_limit)
-    store.share()   # the duckdb command opens the database file itself
+    if store.db is None:   # the duckdb command needs a file to open
+        store.use_file()
     db = store.db
     try:
         con = open_db(files, store, rules)

@@ -70,7 +70,6 @@ class Storage:
         self.db, self.memory_limit, self.tmp, self.events_dir = db, memory_limit, None, None
         self.events = None   # the EventSink, made by connect()
         self.chosen = memory_limit is not None   # by the user, for the queries too
-        self.shared = False   # share() was called
         if in_memory or db is not None:   # the user's choice
             return
         self.tmp = tempfile.mkdtemp(prefix="scapula-")
@@ -81,24 +80,11 @@ class Storage:
 
     def use_file(self) -> None:
         """The tables in a database file in the temporary directory (made if need be),
-        not in memory."""
+        not in memory: for a large load, and for the duckdb command, which opens the
+        file in a process of its own."""
         if self.tmp is None:
             self.tmp = tempfile.mkdtemp(prefix="scapula-")
         self.db = os.path.join(self.tmp, "captures.duckdb")
-
-    def share(self) -> None:
-        """For another process to open (the duckdb command): the tables in a file, and
-        every event in the Parquet files (held batches live in this process only)."""
-        self.shared = True
-        if self.db is None:
-            self.use_file()
-
-    def _budget(self) -> int:
-        """Bytes of events held as Arrow (query/event_sink.py): none for another
-        process's database or under a limit the user chose."""
-        if self.shared or self.chosen:
-            return 0
-        return event_sink.BUDGET if self.db is None else event_sink.BOUNDED_BUDGET
 
     @property
     def bounded(self) -> bool:
@@ -110,10 +96,13 @@ class Storage:
 
     def connect(self):
         """The database as this storage has it (loader.connect), configured. Events
-        not bound for a table are held in memory (query/event_sink.py) up to a budget,
-        smaller for a large load, then go to Parquet files."""
+        not bound for a table are held in memory (query/event_sink.py) up to a budget
+        when the other tables are in memory too; else (a large load, or a file another
+        process opens) they go to Parquet files: held batches live in this process
+        only, and a large load keeps its memory for the other tables."""
         if self.events_dir:
-            self.events = EventSink(self.events_dir, self._budget())
+            self.events = EventSink(self.events_dir,
+                                    event_sink.BUDGET if self.db is None else 0)
         con = loader.connect(self.db, self.events)
         try:
             self.configure(con)
