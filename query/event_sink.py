@@ -5,7 +5,7 @@ a registered Arrow table, up to a budget; past it, to Parquet files
 
 Why hold them: writing the Parquet file was a third of a load whose other tables are in
 memory (1.2M events: 1.38-1.60 CPU s with it, 0.97-1.04 holding the batches), and the
-batches are already made. They cost ~90 bytes an event of RSS (the all-null columns of a
+batches are already made. They cost ~80 bytes an event of RSS (the all-null columns of a
 batch are slices of one shared array). The budget keeps a load's memory bounded whatever
 its captures hold: the capture that crosses it keeps what is held, its other batches go
 to its Parquet file, and so do every later capture's.
@@ -20,8 +20,9 @@ from scapula.query import parquet_events
 
 NAME = "_scapula_held_events"   # the registered table the view reads
 # Arrow bytes of the batches held (shared null columns not counted): ~145 an event on
-# the bench captures, so ~1.8M events; a load's peak RSS stays near 600 MB (measured in
-# docs/PERFORMANCE.md), against ~350 MB with every event in Parquet.
+# the bench captures, so ~1.8M events. Two copies of the 1.2M-event bench capture
+# loaded together (the 2M threshold lifted) peaked at 519 MB, the second crossing it;
+# 271 MB with every event in Parquet.
 BUDGET = 256 << 20
 
 
