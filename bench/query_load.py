@@ -132,6 +132,10 @@ def measure(kind: str, path: str) -> dict:
         out["rss_mb"] = load_rss
     if kind == "views":
         out["views"] = view_latencies(con, int(os.environ.get("VIEW_ROUNDS", "5")))
+    if kind in ("load", "memory", "views"):   # the temporary directory goes (GBs a run)
+        con.close()
+        if store is not None and hasattr(store, "close"):
+            store.close()
     return out
 
 
