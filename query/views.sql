@@ -166,7 +166,7 @@ SELECT capture, host, ts, pid, tid, comm, exe, type, uid, gid,
        CAST(args->>'effective' AS UBIGINT) AS cap_effective,
        CAST(args->>'permitted' AS UBIGINT) AS cap_permitted,
        CAST(args->>'request' AS UBIGINT) AS ptrace_request,
-       CAST(args->>'target_pid' AS BIGINT) AS target_pid, result, errno, proc_id
+       CAST(args->>'target' AS BIGINT) AS target_pid, result, errno, proc_id
 FROM events
 WHERE type IN ('setuid', 'setgid', 'setresuid', 'setresgid', 'setreuid', 'setregid',
                'capset', 'ptrace')

@@ -113,6 +113,21 @@ def test_file_and_network_views(con):
         [(200, "/usr/bin/cat", "cat x y")]
 
 
+def test_privilege_changes_view(tmp_path):
+    # whom ptrace and capset aimed at (their `target` parameter), the ids asked for
+    c = loader.connect()
+    loader.load(c, [write(tmp_path / "p.scapula", [
+        ev("ptrace", 1000, 100, res=0, request=16, target=4242, addr=0, data=0),
+        ev("setresuid", 1100, 100, res=0, ruid=0, euid=0, suid=1000),
+        ev("capset", 1200, 100, res=-1, target=0, effective=1 << 21, permitted=1 << 21,
+           inheritable=0)])])
+    assert rows(c, "SELECT type, ptrace_request, target_pid, new_uid, new_euid, new_suid, "
+                   "cap_effective, errno FROM privilege_changes") == [
+        ("ptrace", 16, 4242, None, None, None, None, None),
+        ("setresuid", None, None, 0, 0, 1000, None, None),
+        ("capset", None, 0, None, None, None, 1 << 21, "EPERM")]
+
+
 def test_captures_drops_and_snapshot_fds(con):
     assert rows(con, "SELECT host, events, dropped, complete FROM captures") == \
         [("h1", 6, 2, True)]
