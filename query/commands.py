@@ -100,17 +100,18 @@ def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True
         raise UsageError("no capture files (and no --db) to query")
     con = store.connect()
     try:
-        ids = store.load(con, files, warn)
-        if not files:
-            ids = [r[0] for r in con.execute("SELECT capture FROM captures").fetchall()]
-        if fd_lifetimes:
-            loader.build_fds(con, ids)
-        store.loaded(con)
-        if rules is not None:
-            tty = sys.stderr.isatty()
-            alerts.judge(con, ids, rules, warn, _progress if tty else None)
-            if tty:
-                sys.stderr.write("\r\033[K")   # the progress line goes
+        with store.failures():
+            ids = store.load(con, files, warn)
+            if not files:
+                ids = [r[0] for r in con.execute("SELECT capture FROM captures").fetchall()]
+            if fd_lifetimes:
+                loader.build_fds(con, ids)
+            store.loaded(con)
+            if rules is not None:
+                tty = sys.stderr.isatty()
+                alerts.judge(con, ids, rules, warn, _progress if tty else None)
+                if tty:
+                    sys.stderr.write("\r\033[K")   # the progress line goes
     except BaseException:
         con.close()
         raise

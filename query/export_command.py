@@ -51,12 +51,13 @@ def export_command(files, out, fmt, tables, db, overwrite, memory_limit, in_memo
         with Target(out, overwrite) as target:
             con = store.connect()
             try:
-                store.load(con, files, warn)
-                tables = export.choose_tables(con, fmt, wanted)
-                if "fds" in tables:   # those of every capture in the database
-                    loader.build_fds(con, [r[0] for r in con.execute(
-                        "SELECT capture FROM captures").fetchall()])
-                store.loaded(con)
+                with store.failures():
+                    store.load(con, files, warn)
+                    tables = export.choose_tables(con, fmt, wanted)
+                    if "fds" in tables:   # those of every capture in the database
+                        loader.build_fds(con, [r[0] for r in con.execute(
+                            "SELECT capture FROM captures").fetchall()])
+                    store.loaded(con)
                 written = export.write(con, target.stage, fmt, tables)
                 export.write_manifest(target.stage, export.manifest(con, fmt, written))
             finally:

@@ -303,5 +303,10 @@ def _insert(con, table: str, data: pa.Table) -> None:
     con.register("_rows", data)
     try:
         run(con, f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
-    finally:
-        con.unregister("_rows")
+    except BaseException:
+        try:   # a failed insert aborts the transaction, which refuses this too
+            con.unregister("_rows")
+        except duckdb.Error:
+            pass
+        raise
+    con.unregister("_rows")

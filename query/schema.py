@@ -77,7 +77,7 @@ FAMILY = (
 )
 ARGS_DESC = ("every other parameter of the event, by its name, as a JSON object: numbers "
              "as numbers, text as strings, argv and envp as arrays (args->>'filename', "
-             "CAST(args->>'uid' AS BIGINT), CAST(args->'argv' AS VARCHAR[]))")
+             "CAST(args->>'new_uid' AS BIGINT), CAST(args->'argv' AS VARCHAR[]))")
 
 # What the loader's Arrow batches carry (capture and host are constants of the INSERT;
 # exe and proc_id are set after, from the process lifetimes).
@@ -129,7 +129,7 @@ ARG_TYPES = _arg_types()
 
 
 def arg(name: str, table: str = "") -> str:
-    """SQL for one `args` key, cast to its type: CAST(args->>'uid' AS BIGINT)."""
+    """SQL for one `args` key, cast to its type: CAST(args->>'new_uid' AS BIGINT)."""
     ref = f"{table}.args" if table else "args"
     sql = ARG_TYPES[name]
     if sql.endswith("[]"):

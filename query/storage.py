@@ -6,12 +6,15 @@ other tables stay in memory, and the events are held as Arrow up to a budget, th
 to Parquet files in a temporary directory; or, for a large load, the other tables go
 to a DuckDB file in that directory under DuckDB's memory limit and the events to the
 Parquet files. See docs/PERFORMANCE.md for what each costs."""
+from contextlib import contextmanager
 import os
 import re
 import shutil
 import tempfile
 
-from scapula.errors import InputError, UsageError
+import duckdb
+
+from scapula.errors import InputError, OutputError, UsageError
 from scapula.query import event_sink, loader
 from scapula.query.event_sink import EventSink
 from scapula.replay.reader import Capture
@@ -30,6 +33,10 @@ BOUNDED_WINDOW = 1 << 17
 # (recordings of busy hosts run 7 to 9 bytes an event).
 BYTES_PER_EVENT = 6
 _SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?)?B", re.IGNORECASE)
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 def events_in(paths) -> int:
@@ -116,6 +123,19 @@ class Storage:
         command builds them when it needs them). Returns the capture ids."""
         return loader.load(con, files, warn, fd_lifetimes=False,
                            window_rows=self.window_rows, events=self.events)
+
+    @contextmanager
+    def failures(self):
+        """DuckDB failing to write its database or to stay under its memory limit
+        while loading: one line, not its exception."""
+        try:
+            yield
+        except duckdb.OutOfMemoryException as e:
+            limit = self.memory_limit or "none set"
+            raise UsageError(f"DuckDB ran out of memory (its limit: {limit}; "
+                             f"--memory-limit sets it): {_first_line(e)}") from None
+        except duckdb.IOException as e:
+            raise OutputError(f"cannot write the database: {_first_line(e)}") from None
 
     def configure(self, con) -> None:
         """DuckDB's memory limit, and where it spills (the temporary folder)."""

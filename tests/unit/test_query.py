@@ -626,6 +626,26 @@ def test_events_that_cannot_be_written_are_one_error_and_no_file(tmp_path, monke
     assert rows(c, "SELECT count(*) FROM captures") == [(0,)]
 
 
+def test_duckdb_out_of_memory_or_disk_is_one_line(tmp_path):
+    import duckdb
+    from scapula.errors import OutputError, UsageError
+    from scapula.query import storage
+    a = write(tmp_path / "a.scapula", workload())
+    r = scapula("query", a, "SELECT count(*) FROM events", "--memory-limit", "1KB")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("scapula: DuckDB ran out of memory (its limit: 1KB; "
+                               "--memory-limit sets it): Out of Memory Error")
+    store = storage.Storage([a], None)
+    with pytest.raises(OutputError) as e, store.failures():
+        raise duckdb.IOException('IO Error: Could not write file "x.duckdb": No space '
+                                 'left on device\nmore')
+    assert str(e.value) == ('cannot write the database: IO Error: Could not write file '
+                            '"x.duckdb": No space left on device') and e.value.exit_code == 5
+    with pytest.raises(UsageError), store.failures():
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate")
+    store.close()
+
+
 def test_memory_limit_from_the_command_line(tmp_path):
     a = write(tmp_path / "a.scapula", workload())
     r = scapula("query", a, "SELECT current_setting('memory_limit') AS m, count(*) AS n "
