@@ -251,10 +251,11 @@ def _small_tables(con, cap, capture: int, host: str, st) -> None:
     stats = cap.stats
     drops = list(stats.get("drops") or [])
     sent = list(stats.get("sent") or [])
-    span = one(con, "SELECT min(ts), max(ts), count(*) FROM events WHERE capture = ?",
-               [capture])
+    # as nanoseconds: a TIMESTAMP_NS comes to Python as a datetime, in microseconds
+    span = one(con, "SELECT epoch_ns(min(ts)), epoch_ns(max(ts)), count(*) FROM events "
+                    "WHERE capture = ?", [capture])
     run(con, "INSERT INTO captures VALUES (?, ?, ?, ?, ?, ?, ?, make_timestamp_ns(?), "
-                "?, ?, ?, ?, ?, ?, ?, ?)", [
+                "make_timestamp_ns(?), make_timestamp_ns(?), ?, ?, ?, ?, ?, ?)", [
                     capture, os.path.abspath(cap.path), host, h.get("kernel"), h.get("arch"),
                     h.get("cpus"), h.get("tool"), h.get("start_ns"), span[0], span[1], span[2],
                     sum(drops), cap.footer is not None, list(cap.warnings), st.st_size,

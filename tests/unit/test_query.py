@@ -131,6 +131,9 @@ def test_privilege_changes_view(tmp_path):
 def test_captures_drops_and_snapshot_fds(con):
     assert rows(con, "SELECT host, events, dropped, complete FROM captures") == \
         [("h1", 6, 2, True)]
+    # the first and last event's times to the nanosecond (ev() times are ns)
+    assert rows(con, "SELECT epoch_ns(first), epoch_ns(last) FROM captures") == \
+        rows(con, "SELECT epoch_ns(min(ts)), epoch_ns(max(ts)) FROM events") == [(1000, 1400)]
     assert rows(con, "SELECT cpu, dropped, sent FROM drops ORDER BY cpu") == [(0, 0, 5), (1, 2, 6)]
     assert rows(con, "SELECT pid, fd, target FROM snapshot_fds") == [(100, 0, "/dev/pts/0")]
 
