@@ -137,7 +137,7 @@ def run_sql(con, sql: str, params: dict):
 
 
 @click.command("query")
-@click.argument("args", nargs=-1, required=True)
+@click.argument("args", nargs=-1)
 @click.option("--db", type=click.Path(dir_okay=False),
               help="Keep the database in this file; captures already in it load once.")
 @click.option("--view", type=click.Choice(sorted(VIEWS)),
@@ -168,7 +168,12 @@ def query_command(args, db, view, pid, params, rule_files, default_rules, memory
     else:
         if pid is not None:
             raise UsageError("--pid goes with --view")
+        if not args:
+            raise UsageError("no SQL: give capture files, then one SQL statement")
         files, sql = list(args[:-1]), args[-1]
+        if not files and not db and os.path.isfile(sql):
+            raise UsageError(f"{sql}: no SQL after the capture files (the last argument "
+                             "is the SQL)")
         values = {}
     values.update(parse_params(params))
     rules = compile_rules(rule_files, default_rules)

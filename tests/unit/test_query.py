@@ -288,6 +288,24 @@ def test_sql_error_is_one_message_and_exit_2(tmp_path):
     assert r.returncode == 2 and "needs --pid" in r.stderr
     r = scapula("query", tmp_path / "missing.scapula", "SELECT 1")
     assert r.returncode == 3 and "Traceback" not in r.stderr
+    r = scapula("query", a)   # the SQL forgotten
+    assert r.returncode == 2 and r.stderr == (f"scapula: {a}: no SQL after the capture "
+                                              "files (the last argument is the SQL)\n")
+    r = scapula("query")
+    assert r.returncode == 2 and "no SQL: give capture files" in r.stderr
+
+
+def test_a_view_over_a_database_alone(tmp_path):
+    # --db keeps the captures: a view then needs no file named
+    a = write(tmp_path / "a.scapula", workload())
+    db = str(tmp_path / "case.duckdb")
+    assert scapula("query", "--db", db, a, "SELECT 1").returncode == 0
+    assert os.stat(db).st_mode & 0o777 == 0o600   # what the captures hold, kept as they are
+    r = scapula("query", "--db", db, "--view", "exec_timeline", "--json")
+    assert r.returncode == 0, r.stderr
+    assert [x["cmdline"] for x in json.loads(r.stdout)] == ["cat x y"]
+    r = scapula("query", "--view", "exec_timeline")
+    assert r.returncode == 2 and "no capture files (and no --db)" in r.stderr
 
 
 # --- loading: gathered batches, packed comm, settings ------------------------------------
