@@ -92,6 +92,13 @@ def in_memory_option(fn):
              "large the captures: about 0.3 KB of memory an event.")(fn)
 
 
+def owner_only() -> None:
+    """Files this command makes (a --db database and its write-ahead log, which hold
+    what the captures do: argv, environments) readable by the owner only, as captures
+    and exports are. The CLI's own process: it ends with the command."""
+    os.umask(os.umask(0o077) | 0o077)
+
+
 def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True):
     """The database with `files` loaded (`fd_lifetimes`: with their `fds` rows,
     those of captures already in the database included); with `rules`, those
@@ -177,6 +184,7 @@ def query_command(args, db, view, pid, params, rule_files, default_rules, memory
         values = {}
     values.update(parse_params(params))
     rules = compile_rules(rule_files, default_rules)
+    owner_only()
     store = storage.Storage(files, db, memory_limit, in_memory)
     try:
         con = open_db(files, store, rules, uses_fds(sql))
@@ -202,6 +210,7 @@ def shell_command(files, db, python_repl, rule_files, default_rules, memory_limi
     """Load capture files and open DuckDB's shell on them (or a Python prompt with
     the connection as `con` when the duckdb command is not installed)."""
     rules = compile_rules(rule_files, default_rules)
+    owner_only()
     store = storage.Storage(files, db, memory_limit)
     if store.db is None:   # the duckdb command needs a file to open
         store.use_file()

@@ -7,7 +7,7 @@ import click
 from scapula.console import clean_errors, warn
 from scapula.errors import InputError, UsageError
 from scapula.query import export, loader, storage
-from scapula.query.commands import in_memory_option, memory_option
+from scapula.query.commands import in_memory_option, memory_option, owner_only
 from scapula.query.export_target import MANIFEST, Target
 
 
@@ -46,6 +46,7 @@ def export_command(files, out, fmt, tables, db, overwrite, memory_limit, in_memo
         raise UsageError("no capture files (and no --db) to export")
     if db and not files and not os.path.exists(db):
         raise InputError(f"{db}: no such database")
+    owner_only()
     store = storage.Storage(files, db, memory_limit, in_memory)
     try:   # its temporary directory goes whatever fails (the output directory too)
         with Target(out, overwrite) as target:

@@ -77,10 +77,6 @@ class Storage:
         self.db, self.memory_limit, self.tmp, self.events_dir = db, memory_limit, None, None
         self.events = None   # the EventSink, made by connect()
         self.chosen = memory_limit is not None   # by the user, for the queries too
-        if db is not None:
-            # the database and its write-ahead log hold what the captures do (argv,
-            # environments): the owner's only, as captures and exports are
-            os.umask(os.umask(0o077) | 0o077)
         if in_memory or db is not None:   # the user's choice
             return
         self.tmp = tempfile.mkdtemp(prefix="scapula-")
