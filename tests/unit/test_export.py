@@ -76,6 +76,13 @@ def test_parquet_layout_and_round_trip(captures, tmp_path):
         n = con.execute(f"SELECT count(*) FROM read_parquet('{out}/{table}/**/*.parquet', "
                         "hive_partitioning=true)").fetchone()
         assert n == con.execute(f"SELECT count(*) FROM {table}").fetchone() and n[0] > 0
+    # a table without rows (no rules were run): one empty file, every column in it,
+    # the partition columns (host, date) too
+    assert [p.name for p in (out / "alerts").iterdir()] == ["data_0.parquet"]
+    empty = f"read_parquet('{out}/alerts/**/*.parquet', hive_partitioning=true)"
+    assert con.execute(f"SELECT count(*) FROM {empty}").fetchone() == (0,)
+    assert {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {empty}").fetchall()} == \
+        {n for n, _ in export_sql.columns(con, "alerts")} | {"date"}
 
 
 def test_parquet_reads_with_pyarrow_hive_partitioning(captures, tmp_path):
