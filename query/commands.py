@@ -209,6 +209,8 @@ def query_command(args, db, view, pid, params, rule_files, default_rules, memory
 def shell_command(files, db, python_repl, rule_files, default_rules, memory_limit):
     """Load capture files and open DuckDB's shell on them (or a Python prompt with
     the connection as `con` when the duckdb command is not installed)."""
+    if not files and not db:
+        raise UsageError("no capture files (and no --db) to open")
     rules = compile_rules(rule_files, default_rules)
     owner_only()
     store = storage.Storage(files, db, memory_limit)

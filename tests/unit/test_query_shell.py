@@ -52,3 +52,9 @@ def test_duckdbs_shell_opens_the_loaded_database(tmp_path):
     r = scapula("shell", cap, "--db", keep, input="SELECT count(*) FROM processes;",
                 env=env_with_path(f"{bin_dir}:{os.environ['PATH']}"))
     assert r.stdout.splitlines() == [f"db {keep}", "(3,)"] and keep.exists()
+
+
+def test_a_shell_needs_captures_or_a_database():
+    r = scapula("shell", "--python")
+    assert r.returncode == 2
+    assert r.stderr == "scapula: no capture files (and no --db) to open\n"
