@@ -34,10 +34,10 @@ def render(table: pa.Table, fmt: str | None, echo=click.echo) -> None:
     names, data = rows(table)
     fmt = fmt or "table"
     if fmt == "json":
-        echo(json.dumps([dict(zip(names, r)) for r in data], indent=2, default=str))
+        echo(json.dumps([dict(zip(names, r)) for r in data], indent=2, default=_json_value))
     elif fmt == "nl":
         for r in data:
-            echo(json.dumps(dict(zip(names, r)), default=str))
+            echo(json.dumps(dict(zip(names, r)), default=_json_value))
     elif fmt in ("csv", "tsv"):
         out = click.get_text_stream("stdout")
         writer = csv.writer(out, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
@@ -59,7 +59,12 @@ def _cell(v) -> str:
     if v is None:
         return ""
     if isinstance(v, (list, dict)):
-        return json.dumps(v, default=str)
+        return json.dumps(v, default=_json_value)
     if isinstance(v, bytes):
         return v.hex()
     return str(v)
+
+
+def _json_value(v):
+    """What JSON has no type for: bytes as hex, as the table shows them (not b'...')."""
+    return v.hex() if isinstance(v, bytes) else str(v)

@@ -276,6 +276,9 @@ def test_query_command_formats(tmp_path):
     assert [json.loads(x)["pid"] for x in r.stdout.splitlines()] == [200, 100, 1]
     r = scapula("query", a, "SELECT 1 AS one, 'x' AS two")
     assert r.stdout.splitlines() == ["one  two", "---  ---", "1    x"]
+    # bytes as hex in every format, as the table shows them
+    r = scapula("query", a, "SELECT 'a\\x01b'::BLOB AS d, ['\\xff'::BLOB] AS l", "--nl")
+    assert json.loads(r.stdout) == {"d": "610162", "l": ["ff"]}
 
 
 def test_sql_error_is_one_message_and_exit_2(tmp_path):
