@@ -182,7 +182,10 @@ def query_command(args, db, view, pid, params, rule_files, default_rules, memory
             raise UsageError(f"{sql}: no SQL after the capture files (the last argument "
                              "is the SQL)")
         values = {}
-    values.update(parse_params(params))
+    named = parse_params(params)
+    if view and pid is not None and "pid" in named:
+        raise UsageError("--pid and -p pid=... both name the process: give one")
+    values.update(named)
     rules = compile_rules(rule_files, default_rules)
     owner_only()
     store = storage.Storage(files, db, memory_limit, in_memory)

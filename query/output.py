@@ -26,7 +26,10 @@ def rows(table: pa.Table) -> tuple[list[str], list[list]]:
     for col in table.columns:
         if pa.types.is_timestamp(col.type):
             col = col.cast(pa.string())
-        cols.append(col.to_pylist())
+        values = col.to_pylist()
+        if pa.types.is_interval(col.type):   # ts - lag(ts) and the like
+            values = [None if v is None else interval_text(v) for v in values]
+        cols.append(values)
     return table.column_names, [list(r) for r in zip(*cols)] if cols else []
 
 
@@ -63,6 +66,24 @@ def _cell(v) -> str:
     if isinstance(v, bytes):
         return v.hex()
     return str(v)
+
+
+def interval_text(v) -> str:
+    """An interval as DuckDB writes one: 1 month 2 days 03:04:05.000007 (ns kept)."""
+    years = int(v.months / 12)   # toward zero, as the months' sign goes
+    parts = [f"{n} {unit}{'' if abs(n) == 1 else 's'}"
+             for n, unit in ((years, "year"), (v.months - 12 * years, "month"),
+                             (v.days, "day")) if n]
+    ns = v.nanoseconds
+    if ns or not parts:
+        seconds, frac = divmod(abs(ns), 10**9)
+        minutes, sec = divmod(seconds, 60)
+        hours, minutes = divmod(minutes, 60)
+        text = f"{'-' if ns < 0 else ''}{hours:02d}:{minutes:02d}:{sec:02d}"
+        if frac:
+            text += "." + f"{frac:09d}".rstrip("0")
+        parts.append(text)
+    return " ".join(parts)
 
 
 def _json_value(v):

@@ -276,6 +276,12 @@ def test_query_command_formats(tmp_path):
     assert [json.loads(x)["pid"] for x in r.stdout.splitlines()] == [200, 100, 1]
     r = scapula("query", a, "SELECT 1 AS one, 'x' AS two")
     assert r.stdout.splitlines() == ["one  two", "---  ---", "1    x"]
+    # intervals as DuckDB writes them (a Python MonthDayNano otherwise)
+    r = scapula("query", a, "SELECT interval '1 month 2 days 3 hours' + interval 7 "
+                "microseconds AS i, interval 1500 milliseconds AS j, interval '-14 months' "
+                "AS k", "--nl")
+    assert json.loads(r.stdout) == {"i": "1 month 2 days 03:00:00.000007",
+                                    "j": "00:00:01.5", "k": "-1 year -2 months"}
     # bytes as hex in every format, as the table shows them
     r = scapula("query", a, "SELECT 'a\\x01b'::BLOB AS d, ['\\xff'::BLOB] AS l", "--nl")
     assert json.loads(r.stdout) == {"d": "610162", "l": ["ff"]}
@@ -289,6 +295,8 @@ def test_sql_error_is_one_message_and_exit_2(tmp_path):
     assert "Traceback" not in r.stderr
     r = scapula("query", a, "--view", "process_ancestors")
     assert r.returncode == 2 and "needs --pid" in r.stderr
+    r = scapula("query", a, "--view", "process_ancestors", "--pid", 200, "-p", "pid=100")
+    assert r.returncode == 2 and "--pid and -p pid=... both name the process" in r.stderr
     r = scapula("query", tmp_path / "missing.scapula", "SELECT 1")
     assert r.returncode == 3 and "Traceback" not in r.stderr
     r = scapula("query", a)   # the SQL forgotten
