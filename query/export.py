@@ -16,10 +16,10 @@ import os
 import duckdb
 
 from scapula import __version__
-from scapula.errors import UsageError
+from scapula.errors import OutputError, UsageError, first_line
 from scapula.query import export_sql, timesketch
 from scapula.query import schema as qs
-from scapula.query.export_target import MANIFEST, OutputError
+from scapula.query.export_target import MANIFEST
 
 FORMATS = ("parquet", "csv", "jsonl", "timesketch")
 TIMELINE = "timeline.jsonl"
@@ -69,7 +69,7 @@ def write(con, stage: str, fmt: str, tables: list[str]) -> list[Written]:
                             timesketch.write(con, os.path.join(stage, TIMELINE)))]
         return [_copy(con, stage, fmt, t) for t in tables]
     except duckdb.IOException as e:
-        raise OutputError(f"{stage}: cannot write: {_first_line(e)}") from None
+        raise OutputError(f"{stage}: cannot write: {first_line(e)}") from None
     except OSError as e:
         raise OutputError(f"{e.filename or stage}: cannot write: {e.strerror}") from None
 
@@ -135,7 +135,3 @@ def _column_docs(table: str) -> dict[str, str]:
 
 def _sql_text(text: str) -> str:
     return text.replace("'", "''")
-
-
-def _first_line(e: Exception) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

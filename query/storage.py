@@ -14,7 +14,7 @@ import tempfile
 
 import duckdb
 
-from scapula.errors import InputError, OutputError, UsageError
+from scapula.errors import InputError, OutputError, UsageError, first_line
 from scapula.query import event_sink, loader
 from scapula.query.event_sink import EventSink
 from scapula.replay.reader import Capture
@@ -33,10 +33,6 @@ BOUNDED_WINDOW = 1 << 17
 # (recordings of busy hosts run 7 to 9 bytes an event).
 BYTES_PER_EVENT = 6
 _SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?)?B", re.IGNORECASE)
-
-
-def _first_line(e: Exception) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 def events_in(paths) -> int:
@@ -133,9 +129,9 @@ class Storage:
         except duckdb.OutOfMemoryException as e:
             limit = self.memory_limit or "none set"
             raise UsageError(f"DuckDB ran out of memory (its limit: {limit}; "
-                             f"--memory-limit sets it): {_first_line(e)}") from None
+                             f"--memory-limit sets it): {first_line(e)}") from None
         except duckdb.IOException as e:
-            raise OutputError(f"cannot write the database: {_first_line(e)}") from None
+            raise OutputError(f"cannot write the database: {first_line(e)}") from None
 
     def configure(self, con) -> None:
         """DuckDB's memory limit, and where it spills (the temporary folder)."""

@@ -18,3 +18,8 @@ class InputError(ScapulaError):
 class OutputError(ScapulaError):
     """The output cannot be written (exit code 5, as for `record` on a full disk)."""
     exit_code = 5
+
+
+def first_line(e: Exception) -> str:
+    """A library's exception message cut to its first line, for a one-line error."""
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
