@@ -13,6 +13,7 @@ from scapula.console import clean_errors, warn
 from scapula.errors import UsageError
 from scapula.query import alerts, loader, storage
 from scapula.query.output import output_options, render
+from scapula.query.relations import arrow_table
 
 # --view NAME: the SQL it runs; {pid} marks where --pid goes (NULL without it).
 VIEWS = {
@@ -136,9 +137,7 @@ def run_sql(con, sql: str, params: dict):
         rel = con.sql(sql, params=params or None)
         if rel is None:  # a statement without rows (CREATE VIEW ..., SET ...)
             return pa.table({})
-        # DuckDB 1.4 named it to_arrow_table; arrow() is the older name
-        fetch = getattr(rel, "to_arrow_table", None) or rel.arrow
-        return fetch()
+        return arrow_table(rel)
     except duckdb.Error as e:
         raise UsageError(str(e)) from None
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scapula.query import schema as qs
+from scapula.query.relations import arrow_reader
 
 OPENS = ("open", "openat", "openat2", "creat")
 EBADF = -9
@@ -91,8 +92,7 @@ def _lifetimes(con, capture: int, types):
 
 def _whole_lifetimes(rel):
     """A query's rows (by lifetime, then seq) as arrays, whole lifetimes at a time."""
-    # to_arrow_reader in DuckDB 2.0; fetch_arrow_reader is the older name
-    reader = (getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader)(PLAN_ROWS)
+    reader = arrow_reader(rel, PLAN_ROWS)
     held = None
     try:
         for batch in reader:

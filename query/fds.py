@@ -11,6 +11,7 @@ import pyarrow as pa
 from scapula.query import fd_pairs
 from scapula.query import schema as qs
 from scapula.query.batches import text as as_text
+from scapula.query.relations import arrow_table
 
 O_CLOEXEC = 0o2000000          # also SOCK_CLOEXEC
 O_DIRECTORY = 0o200000
@@ -286,7 +287,7 @@ def _replay(con, capture: int, host: str, insert, table: FdTable, pairs) -> None
         con.register("_replay", pa.table({"seq": seqs, "skipped": pairs.skipped(seqs)}))
         try:
             # the seq bounds let DuckDB skip the events' row groups outside them
-            batch = _arrow(con.sql(
+            batch = arrow_table(con.sql(
                 f"SELECT {select}, r.skipped FROM events e JOIN _replay r ON e.seq = r.seq "
                 f"WHERE e.capture = {int(capture)} AND e.seq BETWEEN {int(seqs[0])} "
                 f"AND {int(seqs[-1])} ORDER BY e.seq"))
@@ -333,11 +334,6 @@ def _insert_paired(con, capture: int, host: str, table: FdTable, pairs) -> None:
                         [host]).fetchall()
         finally:
             con.unregister("_paired")
-
-
-def _arrow(rel) -> pa.Table:
-    # to_arrow_table in DuckDB 1.4 on; arrow() is the older name
-    return (getattr(rel, "to_arrow_table", None) or rel.arrow)()
 
 
 BATCH = 16384   # events replayed at a time (as Python values: ~30 MB)

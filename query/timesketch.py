@@ -8,6 +8,7 @@ one event sets a handful of its ~100 columns, and the nulls would outweigh the d
 import pyarrow as pa
 
 from scapula.query.export_sql import columns
+from scapula.query.relations import arrow_reader
 from scapula.schemas import syscalls
 
 TIMESTAMP_DESC = "Event Recorded"
@@ -72,8 +73,7 @@ def write(con, path: str) -> int:
     count = 0
     try:
         rel = con.sql(select(con))
-        # to_arrow_reader in DuckDB 2.0; fetch_arrow_reader is the older name
-        reader = (getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader)(65536)
+        reader = arrow_reader(rel, 65536)
         with open(path, "w", encoding="utf-8") as out:
             for batch in reader:
                 lines = batch.column(0).to_pylist()
