@@ -11,7 +11,6 @@ from scapula.errors import OutputError, UsageError
 MANIFEST = "export.json"
 
 
-
 class Target:
     """DIR for one export. Use as a context manager: `stage` is where files go, and
     publish() moves them into DIR (replacing an earlier export's with --overwrite)."""

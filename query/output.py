@@ -63,9 +63,7 @@ def _cell(v) -> str:
         return ""
     if isinstance(v, (list, dict)):
         return json.dumps(v, default=_json_value)
-    if isinstance(v, bytes):
-        return v.hex()
-    return str(v)
+    return _json_value(v)
 
 
 def interval_text(v) -> str:
@@ -87,5 +85,6 @@ def interval_text(v) -> str:
 
 
 def _json_value(v):
-    """What JSON has no type for: bytes as hex, as the table shows them (not b'...')."""
+    """A value as text, bytes as hex: a table's cell, and what JSON has no type for
+    (not b'...')."""
     return v.hex() if isinstance(v, bytes) else str(v)

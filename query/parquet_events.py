@@ -1,13 +1,13 @@
 """`events` kept as Parquet files in a directory, one a capture, read through a view:
-where a load puts its events unless they go to a database file the user keeps (--db)
-or to DuckDB's memory (--in-memory); query/storage.py says which.
+where a load's events go when they go to no DuckDB table (--db, --in-memory) and are
+not held in memory (query/event_sink.py says when).
 
 Why not a DuckDB table: one in a database file costs ~0.6 µs an event for DuckDB's
 compression as the row groups are written, which made a memory-bounded load half as
 fast as one in memory; one in memory costs ~0.3 KB an event. pyarrow writes the
 loader's batches as they come, with dictionary pages and LZ4, for about what DuckDB's
-insert into memory costs, holding one batch at a time (5M events: 1.02M ev/s in 327
-MB, against 0.50M in 467 MB into DuckDB's file). DuckDB reads the files back fast and
+insert into memory costs, holding one batch at a time (5M events, the session this
+was written: 1.02M ev/s in 327 MB, against 0.50M in 467 MB into DuckDB's file). DuckDB reads the files back fast and
 skips row groups by their statistics: each batch is one row group, and a flush
 window's batches hold only its own seq range, so the seq ranges the fds table is
 built from prune well."""

@@ -59,9 +59,10 @@ class Storage:
     Else the other tables go to memory, the events are held as Arrow up to a budget
     and then go to Parquet files in a temporary directory (`events_dir`) removed by
     close(); or, for a large load, the other tables go to a database file in that
-    directory under a memory limit and the events to the Parquet files. `memory_limit` (DuckDB's
-    size syntax, 400MB) caps DuckDB's memory; given without --db, it also sends the
-    other tables to the file. `in_memory`: every table in memory whatever the size."""
+    directory under a memory limit and the events to the Parquet files. `memory_limit`
+    (DuckDB's size syntax, 400MB) caps DuckDB's memory; given without --db, it also
+    sends the other tables to the file. `in_memory`: every table in memory whatever
+    the size."""
 
     def __init__(self, files, db: str | None, memory_limit: str | None = None,
                  in_memory: bool = False):
