@@ -39,17 +39,19 @@ def view_sql(view: str, pid: int | None) -> str:
 
 
 def parse_params(pairs) -> dict:
-    """-p name=value pairs; a value that reads as an integer is one."""
+    """-p name=value pairs; a value written as an integer is one. Only as a plain
+    decimal: 007, +5, 1_000 or ' 5' stay text (an id, a mode), though Python's int()
+    would take them."""
     params = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise UsageError(f"-p {pair!r}: expected name=value")
-        try:
-            params[name] = int(value)
-        except ValueError:
-            params[name] = value
+        params[name] = int(value) if _INTEGER.fullmatch(value) else value
     return params
+
+
+_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
 
 
 def rules_options(fn):

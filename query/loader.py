@@ -9,7 +9,7 @@ import os
 import duckdb
 import pyarrow as pa
 
-from scapula.errors import InputError, UsageError
+from scapula.errors import InputError, OutputError, UsageError
 from scapula.query import accounts, batches, fds, heap, images
 from scapula.query.event_sink import EventSink
 from scapula.query import schema as qs
@@ -26,6 +26,8 @@ def connect(db: str | None = None, events: EventSink | None = None) -> duckdb.Du
     try:
         con = duckdb.connect(db or ":memory:")
     except duckdb.Error as e:
+        if fresh:   # not there to open: where it goes cannot be written (as --out's)
+            raise OutputError(f"{db}: cannot create the database: {e}") from None
         raise UsageError(f"{db}: cannot open the database: {e}") from None
     if events:
         events.attach(con)

@@ -526,6 +526,29 @@ def test_a_database_from_another_version_is_refused_in_one_line(tmp_path):
     assert "another scapula version" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_database_that_is_not_one_or_cannot_be_made(tmp_path):
+    # a file that is not a DuckDB database: the user named the wrong file (usage, 2)
+    other = tmp_path / "notes.txt"
+    other.write_text("not a database\n" * 100)
+    r = scapula("query", "--db", other, "SELECT 1")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "notes.txt: cannot open the database" in r.stderr
+    # one that cannot be created where it was asked for: output (5), as --out's
+    r = scapula("query", "--db", tmp_path / "no" / "such" / "dir.duckdb", "SELECT 1")
+    assert r.returncode == 5 and r.stderr.count("\n") == 1, r.stderr
+    assert "dir.duckdb: cannot create the database" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_params_are_numbers_only_as_plain_integers():
+    from scapula.query.commands import parse_params
+    got = parse_params(["a=5", "b=007", "c=-12", "d=0", "e=+5", "f=1_000", "g= 5", "h=x=1",
+                        "i=", "j=1.5"])
+    assert got == {"a": 5, "b": "007", "c": -12, "d": 0, "e": "+5", "f": "1_000", "g": " 5",
+                   "h": "x=1", "i": "", "j": "1.5"}
+    assert all(type(got[k]) is int for k in "acd")
+
+
 def test_memory_limit_loads_into_a_temporary_directory_then_removes_it(tmp_path, monkeypatch):
     from scapula.query import storage
     a = write(tmp_path / "a.scapula", workload())
