@@ -31,7 +31,7 @@ from scapula.query.processes import Lifetimes
 
 # The stream the INSERT reads: the staged columns and each row's image.
 SCHEMA = qs.STAGE_ARROW.append(pa.field("proc_id", pa.uint64())).append(
-    pa.field("exe", qs.TEXT_DICT))   # indices into the images' exes
+    pa.field("exe", qs.TEXT_DICT))   # indices into the distinct exes
 
 TABLE_PIDS = 1 << 22     # Linux's PID_MAX_LIMIT: pids met are looked up in a table
 HOLD_ROWS = 4096         # a type with fewer rows waiting is held to a later window
@@ -55,7 +55,8 @@ class Images:
         self.seqs = np.zeros(0, np.int64)
         self.procs = np.zeros(0, np.uint64)
         self.sinces = np.zeros(0, np.int64)
-        self.exes = pa.array([], pa.string())
+        self.exes = np.zeros(0, np.int32)   # each image's exe: its place in exe_names, -1 none
+        self.exe_names = _Names()
         self.timed = False
 
     def window(self, parts, final: bool = False) -> list[pa.RecordBatch]:
@@ -192,8 +193,8 @@ class Images:
             procs = np.concatenate([procs, np.array([r[0] for r in new], np.uint64)])
             sinces = np.concatenate([sinces, np.array(
                 [_NEVER if r[4] is None else r[4] for r in new], np.int64)])
-            exes = pa.concat_arrays([exes, pa.array([batches.text(r[3]) for r in new],
-                                                    pa.string())])
+            exes = np.concatenate([exes, np.array(
+                [self.exe_names.place(batches.text(r[3])) for r in new], np.int32)])
         since = np.maximum(seqs - (start - 1), 0).astype(np.uint64)
         keys = (pids << np.uint64(32)) | since
         order = np.argsort(keys, kind="stable")   # of equal keys the one made last wins
@@ -205,7 +206,7 @@ class Images:
         self.keys = keys[keep]
         self.pids, self.seqs, self.procs = pids[order], seqs[order], procs[order]
         self.sinces = sinces[order]
-        self.exes = exes.take(batches.from_numpy(order.astype(np.int64), pa.int64()))
+        self.exes = exes[order]
         self.timed = bool((self.sinces != _NEVER).any())
 
     def _lookup(self, pid, seq, ts) -> tuple:
@@ -219,9 +220,11 @@ class Images:
         none = (self.keys[at] >> np.uint64(32)) != pid   # no image of its pid yet
         if self.timed:
             none |= ts < self.sinces[at]
+        exe = self.exes[at]
+        none_exe = none | (exe < 0)
         mask = none if none.any() else None
         return (batches.from_numpy(self.procs[at], pa.uint64(), mask),
-                batches.compact(at, none, self.exes))
+                self.exe_names.column(exe, none_exe))
 
 
 def _rows_of(kept: list, rows: np.ndarray, names: tuple) -> list[list]:
@@ -243,3 +246,37 @@ def _rows_of(kept: list, rows: np.ndarray, names: tuple) -> list[list]:
 
 
 _NEVER = np.iinfo(np.int64).min   # since_ns of images that hold from their seq on
+
+
+class _Names:
+    """The distinct exes of the images, each stored once: a capture's thousands of
+    images run a few dozen programs."""
+
+    WHOLE = 1024   # up to this many, a batch's dictionary is all of them
+
+    def __init__(self):
+        self._places: dict[str, int] = {}
+        self._names: list[str] = []
+        self._array = pa.array([], pa.string())
+
+    def place(self, name: str | None) -> int:
+        if name is None:
+            return -1
+        got = self._places.get(name)
+        if got is None:
+            got = self._places[name] = len(self._names)
+            self._names.append(name)
+        return got
+
+    def column(self, places: np.ndarray, null: np.ndarray) -> pa.DictionaryArray:
+        """The exes at `places` (null where `null`), dictionary-encoded. All the names
+        are the dictionary while they are few (compacting it per batch cost ~30 ns a
+        row, most of it per call); past WHOLE, the names used only, since each
+        batch's dictionary is written out whole to Parquet."""
+        if len(self._array) != len(self._names):
+            self._array = pa.array(self._names, pa.string())
+        places = np.where(null, 0, places).astype(np.int32, copy=False)   # none: -1
+        if len(self._names) > self.WHOLE:
+            return batches.compact(places, null, self._array)
+        return pa.DictionaryArray.from_arrays(
+            batches.from_numpy(places, pa.int32(), null if null.any() else None), self._array)
