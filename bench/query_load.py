@@ -54,6 +54,8 @@ VIEWS = (
     ("process_ancestors(pid)", "SELECT * FROM process_ancestors($pid)"),
     ("exec_timeline", "SELECT * FROM exec_timeline"),
     ("network_activity", "SELECT * FROM network_activity"),
+    ("privilege_changes", "SELECT * FROM privilege_changes"),
+    ("suspicious", "SELECT * FROM suspicious"),
 )
 
 

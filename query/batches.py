@@ -280,10 +280,13 @@ def _endpoint_columns(out, fam, params, n, endpoints) -> None:
         for i, col in ((1, f"{end}_addr"), (2, f"{end}_port")):
             typ = qs.STAGE_ARROW.field(col).type
             out[col] = _lookup(raw, n, lambda v, i=i: endpoints(v)[i], typ)
-        if "family" not in out or out["family"].null_count:
+        # (a null family is a null in the dictionary, which null_count does not count:
+        # a unix connect's unread local address hid its peer's AF_UNIX)
+        have = _decoded(out["family"]) if "family" in out else None
+        if have is None or have.null_count:
             fams = _lookup(raw, n, lambda v: endpoints(v)[0], qs.TEXT_DICT)
-            out["family"] = fams if "family" not in out else pc.dictionary_encode(
-                pc.coalesce(_decoded(out["family"]), fams.dictionary_decode()))
+            out["family"] = fams if have is None else pc.dictionary_encode(
+                pc.coalesce(have, fams.dictionary_decode()))
 
 
 class Gathered:

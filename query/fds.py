@@ -19,7 +19,8 @@ MFD_CLOEXEC = 1
 EBADF = -9
 # bpf(2) commands whose result is a new fd (the others return 0 or a count)
 BPF_FD_CMDS = {0, 5, 7, 13, 14, 17, 18, 19, 28, 30, 32, 33, 36}
-SOCK_PROTO = {1: "tcp", 2: "udp", 3: "raw", 5: "seqpacket"}
+SOCK_PROTO = {1: "tcp", 2: "udp", 3: "raw", 5: "seqpacket"}   # of AF_INET/AF_INET6 only
+IP_FAMILIES = ("AF_INET", "AF_INET6")
 FAMILY_TYPE = {"AF_INET": "ipv4", "AF_INET6": "ipv6", "AF_UNIX": "unix",
                "AF_NETLINK": "netlink"}
 # snapshot targets, readlink(/proc/PID/fd/N): "anon_inode:[eventfd]" and the like
@@ -144,11 +145,13 @@ class FdTable:
             for num in ([res] if kind == "socket" else [r[E_FD1], r[E_FD2]]):
                 self.add(proc, new_fd(pid, num, FAMILY_TYPE.get(family, "socket"), kind, seq,
                                       ts, cloexec=bool(socktype & O_CLOEXEC), family=family,
-                                      proto=SOCK_PROTO.get(socktype & 0xF)))
+                                      proto=SOCK_PROTO.get(socktype & 0xF)
+                                      if family in IP_FAMILIES else None))
         elif kind in ("accept", "accept4"):
             listener = (self.open.get(proc) or {}).get(r[E_FD])
-            fd = new_fd(pid, res, FAMILY_TYPE.get(r[E_FAMILY], "socket"), kind, seq, ts,
-                        flags=r[E_FLAGS], family=r[E_FAMILY],
+            family = r[E_FAMILY] or (listener[FAMILY] if listener else None)
+            fd = new_fd(pid, res, FAMILY_TYPE.get(family, "socket"), kind, seq, ts,
+                        flags=r[E_FLAGS], family=family,
                         cloexec=bool(flags & O_CLOEXEC) if kind == "accept4" else False,
                         proto=listener[PROTO] if listener else None)
             fd[FROM_ID] = listener[FD_ID] if listener else None

@@ -110,10 +110,15 @@ class Lifetimes:
             cur.execs += 1
             _take_facts(cur, ev, cur)
             self.images.append((cur.proc_id, cur.pid, ev["seq"], cur.exe, None))
-        elif kind == "procexit" and ev["tid"] == ev["pid"]:
+        elif kind == "procexit" and (ev["tid"] == ev["pid"] or cur.end_ns is not None):
+            # The main thread's exit ends the process, unless other threads outlive it
+            # (it called pthread_exit): then the last thread's exit does, with the
+            # status the process really ended with.
             cur.end_ns = ev["ts"]
-            cur.exit_code = ev.get("status")
-            cur.exit_signal = ev.get("sig")
+            sig = ev.get("sig")
+            # a process a signal killed has no exit status (the word holds the signal)
+            cur.exit_code = ev.get("status") if not sig else None
+            cur.exit_signal = sig
             cur.core_dumped = bool(ev.get("core")) if ev.get("core") is not None else None
 
     def table(self, host: str) -> pa.Table:

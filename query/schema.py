@@ -176,9 +176,11 @@ PROCESSES = (
     C("container_id", "VARCHAR", "container id, NULL outside containers"),
     C("start", "TIMESTAMP_NS", "when the process was created (or first seen)"),
     C("start_ns", "BIGINT", "the same in ns since the epoch"),
-    C("end", "TIMESTAMP_NS", "when it exited, NULL if alive at the end of the capture"),
+    C("end", "TIMESTAMP_NS", "when it exited (its last thread, should the main thread "
+      "end first), NULL if alive at the end of the capture"),
     C("end_ns", "BIGINT", "the same in ns"),
-    C("exit_code", "BIGINT", "exit status (0-255) of a normal exit"),
+    C("exit_code", "BIGINT", "exit status (0-255) of a normal exit; NULL when a signal "
+      "killed it"),
     C("exit_signal", "BIGINT", "the signal that killed it, 0 for a normal exit"),
     C("core_dumped", "BOOLEAN", "whether it dumped core"),
     C("execs", "INTEGER", "how many programs it executed during the capture"),
