@@ -301,7 +301,8 @@ EVENTS: tuple[EventType, ...] = (
     EventType(59, "setregid", "priv", (P("rgid", "gid"), P("egid", "gid")), syscall=114),
     EventType(60, "capset", "priv", (
         P("target", "pid", desc="the header's pid (0: the caller)"),
-        P("effective", "uint", desc="the first data struct's words (capabilities 0-31)"),
+        P("effective", "uint", desc="capabilities 0-63: both data structs' words (version 2 "
+          "and 3; a version 1 call's 0-31)"),
         P("permitted", "uint"), P("inheritable", "uint")), syscall=126),
     EventType(61, "prctl", "priv", (
         P("option", "flags", "prctl"), P("arg2", "uint"), P("arg3", "uint"), P("arg4", "uint"),

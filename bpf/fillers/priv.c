@@ -79,21 +79,28 @@ int sys_setregid_x(struct bpf_raw_tracepoint_args *ctx)
 }
 
 /* capset(hdr = {u32 version; s32 pid}, data = {u32 effective, permitted,
- * inheritable}[1 or 2]): the first struct holds capabilities 0-31. Unreadable
- * memory reads as zeros; the result (EFAULT) tells why. */
+ * inheritable}[1 or 2]): versions 2 and 3 pass two structs, capabilities 0-31 in
+ * the first and 32-63 in the second (CAP_PERFMON, CAP_BPF, ...); version 1 one.
+ * Each struct is read apart: unreadable memory reads as zeros (the result, EFAULT,
+ * tells why), and a version 1 caller's memory past its struct is not read at all. */
+#define CAPSET_VERSION_1 0x19980330
+
 int sys_capset_x(struct bpf_raw_tracepoint_args *ctx)
 {
     FILLER_BEGIN(w, CAPSET);
     s32 hdr[2] = {0, 0};
-    u32 data[3] = {0, 0, 0};
+    u32 low[3] = {0, 0, 0};
+    u32 high[3] = {0, 0, 0};
     bpf_probe_read_user(hdr, sizeof(hdr), (const void *)ARG(0));
-    bpf_probe_read_user(data, sizeof(data), (const void *)ARG(1));
+    bpf_probe_read_user(low, sizeof(low), (const void *)ARG(1));
+    if ((u32)hdr[0] != CAPSET_VERSION_1)
+        bpf_probe_read_user(high, sizeof(high), (const void *)(ARG(1) + sizeof(low)));
     /* Parameter 1: target (pid) */
     writer__scalar(&w, (s64)hdr[1]);
-    /* Parameters 2-4: effective, permitted, inheritable (uint) */
-    writer__scalar(&w, data[0]);
-    writer__scalar(&w, data[1]);
-    writer__scalar(&w, data[2]);
+    /* Parameters 2-4: effective, permitted, inheritable (uint, 64 capability bits) */
+    writer__scalar(&w, (u64)low[0] | (u64)high[0] << 32);
+    writer__scalar(&w, (u64)low[1] | (u64)high[1] << 32);
+    writer__scalar(&w, (u64)low[2] | (u64)high[2] << 32);
     writer__submit(&w);
     return 0;
 }

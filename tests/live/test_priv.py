@@ -156,20 +156,29 @@ def test_capset(run_child):
         hdr = mem.buf(struct.pack("<Ii", 0x20080522, 0))  # _LINUX_CAPABILITY_VERSION_3
         data = mem.buf(24)
         assert sys("capget", hdr, data) == 0
-        out[0:3] = struct.unpack_from("<III", data.raw)
+        words = struct.unpack_from("<6I", data.raw)   # capabilities 0-31, then 32-63
+        out[0:3] = [low | high << 32 for low, high in zip(words[:3], words[3:])]
         out[3] = sys("capset", hdr, data)
         out[4] = sys("capset", hdr, BAD_PTR)
         out[5] = sys("capset", BAD_PTR, data)
         other = mem.buf(struct.pack("<Ii", 0x20080522, 1))
         out[6] = sys("capset", other, data)  # only one's own capabilities can be set
+        # version 1 passes one struct, capabilities 0-31: the second is not read (last,
+        # as it drops capabilities 32-63)
+        v1 = mem.buf(struct.pack("<Ii", 0x19980330, 0))
+        out[7] = sys("capset", v1, data)
 
     run, out = record(run_child, child)
     eff, perm, inh = out[0:3]
-    assert out[3] == 0 and eff != 0
+    assert out[3] == 0 and eff >> 32 != 0   # root holds CAP_PERFMON, CAP_BPF, ...
     check(run, "capset", 0, target=0, effective=eff, permitted=perm, inheritable=inh)
     check(run, "capset", -errno.EFAULT, target=0, effective=0, permitted=0, inheritable=0)
     check(run, "capset", -errno.EFAULT, target=0, effective=eff, permitted=perm, inheritable=inh)
     check(run, "capset", -errno.EPERM, target=1, effective=eff, permitted=perm, inheritable=inh)
+    low = (1 << 32) - 1
+    assert out[7] == 0
+    check(run, "capset", 0, target=0, effective=eff & low, permitted=perm & low,
+          inheritable=inh & low)
 
 
 def test_prctl(run_child):
