@@ -15,6 +15,7 @@ from scapula.query.relations import arrow_table
 
 O_CLOEXEC = 0o2000000          # also SOCK_CLOEXEC
 O_DIRECTORY = 0o200000
+O_TMPFILE = 0o20000000         # with O_DIRECTORY: an unnamed file in that directory
 MFD_CLOEXEC = 1
 EBADF = -9
 # bpf(2) commands whose result is a new fd (the others return 0 or a count)
@@ -117,7 +118,8 @@ class FdTable:
         elif kind in _OPENS:
             if res >= 0:
                 flags = r[E_FLAGS] or 0
-                typ = "directory" if kind != "creat" and flags & O_DIRECTORY else "file"
+                typ = "directory" if kind != "creat" and flags & O_DIRECTORY \
+                    and not flags & O_TMPFILE else "file"
                 self.add(proc, new_fd(r[E_PID], res, typ, kind, r[E_SEQ], r[E_TS], r[E_PATH],
                                       r[E_PATH], r[E_FLAGS], bool(flags & O_CLOEXEC)))
         elif kind in MAKERS:
@@ -324,7 +326,8 @@ def _insert_paired(con, capture: int, host: str, table: FdTable, pairs) -> None:
                 INSERT INTO fds BY NAME
                 SELECT e.capture, ? AS host, p.fd_id, e.proc_id, e.pid, e.result AS fd,
                        CASE WHEN e.type <> 'creat'
-                             AND (coalesce(e.flags, 0) & {O_DIRECTORY}) <> 0
+                             AND (coalesce(e.flags, 0) & {O_DIRECTORY | O_TMPFILE})
+                                 = {O_DIRECTORY}
                             THEN 'directory' ELSE 'file' END AS type,
                        e.path AS name, e.path, e.type AS how, e.flags,
                        (coalesce(e.flags, 0) & {O_CLOEXEC}) <> 0 AS cloexec,

@@ -23,7 +23,9 @@ def decode(raw: bytes | None) -> dict | None:
         d["addr"] = str(ipaddress.IPv4Address(raw[4:8]))
         d["port"] = struct.unpack_from(">H", raw, 2)[0]
     elif family == AF_INET6 and len(raw) >= 24:
-        d["addr"] = str(ipaddress.IPv6Address(raw[8:24]))
+        addr = ipaddress.IPv6Address(raw[8:24])
+        mapped = addr.ipv4_mapped   # written as inet_ntop does: ::ffff:127.0.0.1
+        d["addr"] = f"::ffff:{mapped}" if mapped is not None else str(addr)
         d["port"] = struct.unpack_from(">H", raw, 2)[0]
         d["flowinfo"] = struct.unpack_from(">I", raw, 4)[0]
         d["scope_id"] = struct.unpack_from("<I", raw, 24)[0] if len(raw) >= 28 else 0

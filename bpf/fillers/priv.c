@@ -97,7 +97,7 @@ int sys_capset_x(struct bpf_raw_tracepoint_args *ctx)
         bpf_probe_read_user(high, sizeof(high), (const void *)(ARG(1) + sizeof(low)));
     /* Parameter 1: target (pid) */
     writer__scalar(&w, (s64)hdr[1]);
-    /* Parameters 2-4: effective, permitted, inheritable (uint, 64 capability bits) */
+    /* Parameters 2-4: effective, permitted, inheritable (uint): bits 0-63 */
     writer__scalar(&w, (u64)low[0] | (u64)high[0] << 32);
     writer__scalar(&w, (u64)low[1] | (u64)high[1] << 32);
     writer__scalar(&w, (u64)low[2] | (u64)high[2] << 32);

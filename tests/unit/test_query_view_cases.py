@@ -180,3 +180,13 @@ def test_suspicious_sees_scripts_relative_runs_and_what_ran_before(tmp_path, mon
     assert got == [(50, "memfd exec", "/memfd:x (deleted)", None),
                    (200, "exec from /tmp", "/bin/sh", "/tmp/drop.sh"),
                    (201, "exec from /dev/shm", "/bin/sh", "/dev/shm/./run")]
+
+
+def test_an_o_tmpfile_fd_is_a_file_not_its_directory(view):
+    got = view([
+        ev("openat", 1000, 100, res=3, dirfd=-100, name=b"/tmp", flags=0o20200002,
+           name_abs=b"/tmp"),                                       # O_TMPFILE | O_RDWR
+        ev("openat", 1100, 100, res=4, dirfd=-100, name=b"/etc", flags=0o200000,
+           name_abs=b"/etc"),                                       # O_DIRECTORY
+    ], "SELECT fd, type, path FROM fds WHERE how = 'openat' ORDER BY fd", build_fds=True)
+    assert got == [(3, "file", "/tmp"), (4, "directory", "/etc")]

@@ -40,6 +40,9 @@ def test_inet6():
     assert text(scoped) == "[fe80::1%2]:22"
     # the 24-byte RFC 2133 form has no scope id
     assert decode(scoped[:24])["scope_id"] == 0
+    # an IPv4-mapped address as inet_ntop writes it (Python's str gives ::ffff:7f00:1)
+    assert decode(inet6("::ffff:127.0.0.1", 80))["addr"] == "::ffff:127.0.0.1"
+    assert text(inet6("::ffff:127.0.0.1", 80)) == "[::ffff:127.0.0.1]:80"
 
 
 def test_unix_path_ends_at_its_nul():
