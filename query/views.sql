@@ -205,13 +205,14 @@ ASOF LEFT JOIN lives l ON c.capture = l.capture AND c.proc_id = l.proc_id AND c.
                       AND c.seq >= l.since
 ORDER BY c.capture, c.ts, c.seq;
 
--- privilege_changes: the setuid family, capset and ptrace, with what they asked for.
+-- privilege_changes: the setuid family, capset and ptrace, with what they asked for
+-- (uid, gid: the caller's real ids once the call returned; cap_*: capabilities 0-63).
 CREATE OR REPLACE VIEW privilege_changes AS
 SELECT capture, host, ts, pid, tid, comm, exe, type, uid, gid,
        CAST(coalesce(args->>'new_uid', args->>'ruid') AS BIGINT) AS new_uid,
        CAST(args->>'euid' AS BIGINT) AS new_euid, CAST(args->>'suid' AS BIGINT) AS new_suid,
        CAST(coalesce(args->>'new_gid', args->>'rgid') AS BIGINT) AS new_gid,
-       CAST(args->>'egid' AS BIGINT) AS new_egid,
+       CAST(args->>'egid' AS BIGINT) AS new_egid, CAST(args->>'sgid' AS BIGINT) AS new_sgid,
        CAST(args->>'effective' AS UBIGINT) AS cap_effective,
        CAST(args->>'permitted' AS UBIGINT) AS cap_permitted,
        CAST(args->>'request' AS UBIGINT) AS ptrace_request,

@@ -119,13 +119,17 @@ def test_privilege_changes_view(tmp_path):
     loader.load(c, [write(tmp_path / "p.scapula", [
         ev("ptrace", 1000, 100, res=0, request=16, target=4242, addr=0, data=0),
         ev("setresuid", 1100, 100, res=0, ruid=0, euid=0, suid=1000),
-        ev("capset", 1200, 100, res=-1, target=0, effective=1 << 21, permitted=1 << 21,
-           inheritable=0)])])
+        ev("capset", 1200, 100, res=-1, target=0, effective=1 << 39, permitted=1 << 21,
+           inheritable=0),
+        ev("setresgid", 1300, 100, res=0, rgid=5, egid=6, sgid=7)])])
     assert rows(c, "SELECT type, ptrace_request, target_pid, new_uid, new_euid, new_suid, "
                    "cap_effective, errno FROM privilege_changes") == [
         ("ptrace", 16, 4242, None, None, None, None, None),
         ("setresuid", None, None, 0, 0, 1000, None, None),
-        ("capset", None, 0, None, None, None, 1 << 21, "EPERM")]
+        ("capset", None, 0, None, None, None, 1 << 39, "EPERM"),   # CAP_BPF: above 31
+        ("setresgid", None, None, None, None, None, None, None)]
+    assert rows(c, "SELECT new_gid, new_egid, new_sgid FROM privilege_changes "
+                   "WHERE type = 'setresgid'") == [(5, 6, 7)]
 
 
 def test_captures_drops_and_snapshot_fds(con):
