@@ -50,7 +50,9 @@ class Target:
         return False
 
     def publish(self, names: list[str]) -> None:
-        """Move the staged outputs into DIR; an earlier export's go first."""
+        """Move the staged outputs into DIR; an earlier export's go first. Nothing is
+        removed unless all of it is what an export writes (checked before anything is)."""
+        self._check_replaceable(names)
         try:
             for name in sorted(set(self.previous) | set(names)):
                 _remove(os.path.join(self.out, name))
@@ -58,6 +60,21 @@ class Target:
                 os.rename(os.path.join(self.stage, name), os.path.join(self.out, name))
         except OSError as e:
             raise OutputError(f"{e.filename or self.out}: cannot write: {e.strerror}") from None
+
+    def _check_replaceable(self, names: list[str]) -> None:
+        """Refuse to replace a file the earlier export did not list, or a listed
+        directory holding anything an export does not write (a note of the user's in
+        DIR/events/host=web1/): the user's files are never removed."""
+        for name in names:
+            path = os.path.join(self.out, name)
+            if os.path.lexists(path) and name not in self.previous:
+                raise UsageError(f"{path}: exists and is not from the earlier export "
+                                 f"(its {MANIFEST} does not list it); move it away first")
+        for name in set(self.previous) | set(names):
+            foreign = _foreign(os.path.join(self.out, name))
+            if foreign:
+                raise UsageError(f"{foreign}: not written by a scapula export; --overwrite "
+                                 "would remove it with its directory: move it away first")
 
     def _check(self) -> None:
         if os.path.lexists(self.out) and not os.path.isdir(self.out):
@@ -87,6 +104,23 @@ class Target:
                              f"(no readable {MANIFEST}); --overwrite only replaces one") from None
         # plain names only: a damaged manifest must not point outside DIR
         return [n for n in names if n not in ("", ".", "..") and "/" not in n]
+
+
+def _foreign(path: str) -> str | None:
+    """The first thing under an output directory that an export does not write: it
+    writes hive partition directories (key=value) holding data_N.parquet files, or, for
+    a table without partitions, one data_0.parquet."""
+    if os.path.islink(path) or not os.path.isdir(path):
+        return None
+    for top, dirs, files in os.walk(path):
+        for d in dirs:
+            if "=" not in d:
+                return os.path.join(top, d)
+        for f in files:
+            if not (f.startswith("data_") and f.endswith(".parquet")
+                    and f[5:-8].isdigit()):
+                return os.path.join(top, f)
+    return None
 
 
 def _remove(path: str) -> None:

@@ -77,6 +77,34 @@ def test_out_not_empty_needs_overwrite_and_an_earlier_export(cap, tmp_path):
     assert [p.name for p in out.iterdir()] == ["evidence.txt"]
 
 
+def test_overwrite_never_removes_what_the_earlier_export_did_not_write(cap, tmp_path):
+    out = tmp_path / "out"
+    r = scapula("export", cap, "--out", out, "--format", "csv", "--table", "events")
+    assert r.returncode == 0, r.stderr
+    # a directory of the user's where this export would put a table
+    (out / "processes").mkdir()
+    (out / "processes" / "analysis.md").write_text("mine")
+    fails(2, cap, "--out", out, "--overwrite", "--table", "events,processes",
+          message=f"{out / 'processes'}: exists and is not from the earlier export "
+                  "(its export.json does not list it); move it away first")
+    assert (out / "processes" / "analysis.md").read_text() == "mine"
+    # a note of the user's inside a table directory an earlier export wrote
+    out2 = tmp_path / "out2"
+    r = scapula("export", cap, "--out", out2, "--table", "events")
+    assert r.returncode == 0, r.stderr
+    [part] = [p for p in (out2 / "events").iterdir()]
+    (part / "notes.txt").write_text("mine")
+    before = sorted(str(p) for p in out2.rglob("*"))
+    fails(2, cap, "--out", out2, "--overwrite", "--table", "events",
+          message=f"{part / 'notes.txt'}: not written by a scapula export; --overwrite "
+                  "would remove it with its directory: move it away first")
+    assert sorted(str(p) for p in out2.rglob("*")) == before
+    # with the note moved away, the export is replaced
+    (part / "notes.txt").unlink()
+    r = scapula("export", cap, "--out", out2, "--overwrite", "--table", "events")
+    assert r.returncode == 0, r.stderr
+
+
 def test_a_refused_out_leaves_no_temporary_directory(cap, tmp_path):
     # the load's temporary directory (the events' Parquet files) goes on any error
     temp = tmp_path / "temp"
