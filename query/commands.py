@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from scapula.console import clean_errors, warn
-from scapula.errors import UsageError
+from scapula.errors import UsageError, sql_message
 from scapula.query import alerts, loader, storage
 from scapula.query.output import output_options, render
 from scapula.query.relations import arrow_table
@@ -108,7 +108,8 @@ def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True
     captures (all in the database when no file is named) judged into `alerts`."""
     if not files and not store.db:
         raise UsageError("no capture files (and no --db) to query")
-    con = store.connect()
+    with store.failures():
+        con = store.connect()
     try:
         with store.failures():
             ids = store.load(con, files, warn)
@@ -141,7 +142,7 @@ def run_sql(con, sql: str, params: dict):
             return pa.table({})
         return arrow_table(rel)
     except duckdb.Error as e:
-        raise UsageError(str(e)) from None
+        raise UsageError(sql_message(e)) from None
 
 
 @click.command("query")

@@ -50,7 +50,8 @@ def export_command(files, out, fmt, tables, db, overwrite, memory_limit, in_memo
     store = storage.Storage(files, db, memory_limit, in_memory)
     try:   # its temporary directory goes whatever fails (the output directory too)
         with Target(out, overwrite) as target:
-            con = store.connect()
+            with store.failures():
+                con = store.connect()
             try:
                 with store.failures():
                     store.load(con, files, warn)

@@ -37,6 +37,9 @@ def connect(db: str | None = None, events: EventSink | None = None) -> duckdb.Du
     run(con, "SET threads = 1")
     try:
         con.execute(";\n".join(qs.ddl(views)))
+    except (duckdb.IOException, duckdb.TransactionException, duckdb.FatalException):
+        con.close()   # a full disk (Storage.failures says so)
+        raise
     except duckdb.Error as e:   # an old file's table lacks a column to comment on
         _check_columns(con, db)
         con.close()

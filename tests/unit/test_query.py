@@ -294,9 +294,13 @@ def test_query_command_formats(tmp_path):
 def test_sql_error_is_one_message_and_exit_2(tmp_path):
     a = write(tmp_path / "a.scapula", workload())
     r = scapula("query", a, "SELECT * FROM nothing_here")
-    assert r.returncode == 2
-    assert "Table with name nothing_here does not exist" in r.stderr
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "Table with name nothing_here does not exist! Did you mean" in r.stderr
     assert "Traceback" not in r.stderr
+    # DuckDB's caret under the place becomes (line, column)
+    r = scapula("query", a, "SELECT 1,\n  2 +")
+    assert r.returncode == 2 and r.stderr == (
+        'scapula: Parser Error: syntax error at or near "+" (line 2, column 5)\n'), r.stderr
     r = scapula("query", a, "--view", "process_ancestors")
     assert r.returncode == 2 and "needs --pid" in r.stderr
     r = scapula("query", a, "--view", "process_ancestors", "--pid", 200, "-p", "pid=100")
@@ -698,8 +702,14 @@ def test_duckdb_out_of_memory_or_disk_is_one_line(tmp_path):
     with pytest.raises(OutputError) as e, store.failures():
         raise duckdb.IOException('IO Error: Could not write file "x.duckdb": No space '
                                  'left on device\nmore')
-    assert str(e.value) == ('cannot write the database: IO Error: Could not write file '
-                            '"x.duckdb": No space left on device') and e.value.exit_code == 5
+    assert str(e.value) == (f'{store.tmp}: cannot write the database: IO Error: Could not '
+                            'write file "x.duckdb": No space left on device')
+    assert e.value.exit_code == 5
+    # a commit that cannot write its log, and what DuckDB says from then on
+    for failure in (duckdb.TransactionException, duckdb.FatalException):
+        with pytest.raises(OutputError) as e, store.failures():
+            raise failure("Failed to commit: x.duckdb.wal: No space left on device")
+        assert e.value.exit_code == 5 and "x.duckdb.wal: No space left" in str(e.value)
     with pytest.raises(UsageError), store.failures():
         raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate")
     store.close()
