@@ -6,6 +6,7 @@ and a file that ends early (the recorder was killed) is read to its last whole c
 and reported as truncated. Every such finding is in `Capture.warnings`.
 """
 import os
+import stat
 import struct
 import sys
 import zlib
@@ -34,7 +35,15 @@ class Capture:
         self._scanned_stats: dict | None = None
         self._scanned = False
         try:
+            # a pipe (record -w - | ..., <(cat f)) or a FIFO: the footer is at the end,
+            # so a capture is read with seeks; and opening a FIFO waits for a writer
+            if stat.S_ISFIFO(os.stat(path).st_mode) or stat.S_ISSOCK(os.stat(path).st_mode):
+                raise InputError(f"{path}: a pipe, not a file: captures are read from files "
+                                 "(write it to one first, e.g. record -w FILE)")
             self._f = open(path, "rb")
+            if not self._f.seekable():
+                self._f.close()
+                raise InputError(f"{path}: cannot seek in it: captures are read from files")
         except OSError as e:
             raise InputError(f"{path}: cannot open: {e.strerror}") from None
         self._zstd = zstandard.ZstdDecompressor()
@@ -180,6 +189,13 @@ class Capture:
                 return
             btype, obj, nxt = got
             if btype == fmt.FOOTER:
+                if self.footer is None and self._scan_end is None:
+                    # the recording finished, but the file's last bytes (the trailer
+                    # that points at this footer) are damaged
+                    self._warn(f"{self.path}: offset {at}: damaged trailer; the footer "
+                               "was found by reading every block")
+                    if _valid_footer(obj):
+                        self.footer = obj
                 return
             yield btype, obj, at
             at = nxt

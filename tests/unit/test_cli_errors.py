@@ -22,6 +22,8 @@ def make(tmp_path, kind: str) -> Path:
         path.write_text("just some text\n")
     elif kind == "empty":
         path.write_bytes(b"")
+    elif kind == "fifo":
+        os.mkfifo(path)
     elif kind in ("newer", "truncated", "cut-header"):
         w = write(path, chunked())
         if kind == "newer":
@@ -40,6 +42,8 @@ def make(tmp_path, kind: str) -> Path:
     ("empty", "not a scapula capture"),
     ("newer", "format version 2.0 is newer than this scapula reads"),
     ("cut-header", "expected the header block"),
+    # a FIFO nobody writes to: refused without opening it (which would wait for ever)
+    ("fifo", "a pipe, not a file: captures are read from files"),
 ])
 def test_bad_input_is_one_clean_line(tmp_path, command, kind, message):
     path = make(tmp_path, kind)
@@ -69,3 +73,27 @@ def test_unknown_type_is_a_usage_error(tmp_path):
     r = scapula("print", "--type", "bogus", make(tmp_path, "truncated"))
     assert r.returncode == 2
     assert r.stderr == "scapula: --type: unknown event type(s) bogus\n"
+
+
+def test_a_capture_through_a_pipe_is_one_clean_line(tmp_path):
+    # record -w - | scapula print /dev/stdin: the footer is at the end, so refused
+    path = tmp_path / "a.scapula"
+    write(path, chunked())
+    for command in (["info"], ["print"], ["replay"]):
+        r = subprocess.run([SCAPULA, *command, "/dev/stdin"], input=path.read_bytes(),
+                           capture_output=True, timeout=60)
+        err = r.stderr.decode()
+        assert r.returncode == 3, err
+        assert err == ("scapula: /dev/stdin: a pipe, not a file: captures are read from "
+                       "files (write it to one first, e.g. record -w FILE)\n")
+
+
+def test_a_damaged_trailer_warns_and_still_finds_the_footer(tmp_path):
+    path = tmp_path / "a.scapula"
+    write(path, chunked())
+    damage(path, os.path.getsize(path) - 4, b"XXXX")   # inside the end magic
+    r = scapula("info", "--json", path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.startswith("scapula: warning: ") and "damaged trailer; the footer was " \
+        "found by reading every block" in r.stderr and r.stderr.count("\n") == 1
+    assert '"events": 100' in r.stdout and '"truncated": false' in r.stdout
