@@ -42,14 +42,18 @@ def judge(con, captures: list[int], rules: Rules, warn=lambda message: None,
     """Replace each capture's alerts by those `rules` raise (unless they made them).
     `progress(events, ts)` is called every 100,000 events of a replay."""
     for capture in captures:
-        done = con.execute("SELECT digest FROM alert_runs WHERE capture = ?",
+        done = con.execute("SELECT digest, rules FROM alert_runs WHERE capture = ?",
                            [capture]).fetchall()
         if done and done[0][0] == rules.digest:
             continue
-        path, host, size, mtime = con.execute(
+        [(path, host, size, mtime)] = con.execute(
             "SELECT path, host, size, mtime_ns FROM captures WHERE capture = ?",
-            [capture]).fetchone()
-        _check_unchanged(path, size, mtime)
+            [capture]).fetchall()
+        why = _unchanged(path, size, mtime)
+        if why:   # the others are judged all the same; this one keeps what it had
+            was = f"keeps the alerts of {', '.join(done[0][1])}" if done else "has no alerts"
+            warn(f"{path}: {why}; not judged: capture {capture} {was} (see alert_runs)")
+            continue
         rows, events = _replay(path, rules.engine, progress)
         for table in ("alerts", "alert_runs"):
             con.execute(f"DELETE FROM {table} WHERE capture = ?", [capture]).fetchall()
@@ -63,14 +67,16 @@ def judge(con, captures: list[int], rules: Rules, warn=lambda message: None,
                     [capture, host, rules.paths, rules.digest, events, len(rows)]).fetchall()
 
 
-def _check_unchanged(path: str, size: int, mtime: int) -> None:
-    """Alerts point at events by seq: the file must be the one that was loaded."""
+def _unchanged(path: str, size: int, mtime: int) -> str | None:
+    """Why the file cannot be replayed for the events loaded from it, or None: alerts
+    point at events by seq, so it must be the file that was loaded."""
     try:
         st = os.stat(path)
     except OSError as e:
-        raise InputError(f"{path}: cannot open to replay it: {e.strerror}") from None
+        return f"cannot open to replay it: {e.strerror}"
     if (st.st_size, st.st_mtime_ns) != (size, mtime):
-        raise InputError(f"{path}: changed since it was loaded; name it to load it again")
+        return "changed since it was loaded (name it to load it again)"
+    return None
 
 
 def _untied(con, capture: int) -> int:

@@ -129,3 +129,22 @@ def test_an_alert_that_does_not_match_its_event_is_said(files, monkeypatch):
     said = []
     alerts.judge(con, ids, alerts.compile_rules([tmp / "cat.yaml"]), said.append)
     assert len(said) == 1 and "2 alerts do not match" in said[0]
+
+
+def test_a_capture_whose_file_is_gone_is_not_judged_and_the_others_are(files):
+    tmp, cap = files
+    gone = write(tmp / "gone.scapula", workload(), host="h2")
+    db = str(tmp / "case.duckdb")
+    r = scapula("query", "--db", db, cap, gone, "-r", tmp / "sh.yaml", "SELECT 1")
+    assert r.returncode == 0, r.stderr
+    gone.unlink()
+    # other rules, every capture in the database: the one still there is judged
+    r = scapula("query", "--db", db, "-r", tmp / "cat.yaml",
+                "SELECT host, rule, count(*) AS n FROM alerts GROUP BY ALL ORDER BY ALL",
+                "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [{"host": "h1", "rule": "Cat opens a file", "n": 2},
+                                    {"host": "h2", "rule": "Shell connects", "n": 1}]
+    assert r.stderr == (f"scapula: warning: {gone}: cannot open to replay it: No such file "
+                        f"or directory; not judged: capture 2 keeps the alerts of "
+                        f"{tmp / 'sh.yaml'} (see alert_runs)\n")
