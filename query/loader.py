@@ -87,7 +87,8 @@ def load(con, paths, warn=lambda message: None, fd_lifetimes: bool = True,
         ids = []
         try:
             for p in paths:
-                ids.append(load_one(con, os.path.abspath(p), warn, window_rows, events))
+                # the file a link points at: named twice through links, loaded once
+                ids.append(load_one(con, os.path.realpath(p), warn, window_rows, events))
         finally:   # the captures loaded, whatever happened to a later one
             if events:
                 events.publish()
@@ -150,7 +151,20 @@ def load_one(con, path: str, warn, window_rows: int | None = None,
             raise
     for w in cap.warnings:
         warn(w)
+    _same_recording(con, capture, path, warn)
     return capture
+
+
+def _same_recording(con, capture: int, path: str, warn) -> None:
+    """A copy of a file already loaded (same host, start and size) doubles every
+    event: it is loaded, as asked, but said."""
+    other = one(con, "SELECT b.capture, b.path FROM captures a JOIN captures b "
+                     "ON a.host = b.host AND a.started = b.started AND a.size = b.size "
+                     "AND b.capture <> a.capture WHERE a.capture = ? ORDER BY b.capture",
+                [capture])
+    if other:
+        warn(f"{path}: the same recording as capture {other[0]} ({other[1]}): its events "
+             "are in the database twice")
 
 
 @contextmanager
@@ -261,7 +275,7 @@ def _small_tables(con, cap, capture: int, host: str, st) -> None:
                     "WHERE capture = ?", [capture])
     run(con, "INSERT INTO captures VALUES (?, ?, ?, ?, ?, ?, ?, make_timestamp_ns(?), "
                 "make_timestamp_ns(?), make_timestamp_ns(?), ?, ?, ?, ?, ?, ?)", [
-                    capture, os.path.abspath(cap.path), host, h.get("kernel"), h.get("arch"),
+                    capture, cap.path, host, h.get("kernel"), h.get("arch"),
                     h.get("cpus"), h.get("tool"), h.get("start_ns"), span[0], span[1], span[2],
                     sum(drops), cap.footer is not None, list(cap.warnings), st.st_size,
                     st.st_mtime_ns])

@@ -728,3 +728,22 @@ def test_memory_limit_from_the_command_line(tmp_path):
     assert r.returncode == 0 and json.loads(r.stdout) == [{"n": 6}]
     r = scapula("query", a, "SELECT 1", "--memory-limit", "1GB", "--in-memory")
     assert r.returncode == 2 and "--in-memory goes without --db and --memory-limit" in r.stderr
+
+
+def test_a_link_loads_its_file_once_and_a_copy_is_said(tmp_path):
+    import shutil
+    a = tmp_path / "a.scapula"
+    w = CaptureWriter(open_output(str(a)), str(a))
+    w.header({"host": "h1", "config": {}, "start_ns": 123}, SNAPSHOT, [])
+    w.chunk(workload())
+    w.close({"drops": [0], "sent": [6]})
+    (tmp_path / "link.scapula").symlink_to(a)
+    copy = tmp_path / "copy.scapula"
+    shutil.copy(a, copy)
+    r = scapula("query", a, tmp_path / "link.scapula", "SELECT count(*) AS n FROM captures",
+                "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) == [{"n": 1}] and r.stderr == ""
+    r = scapula("query", a, copy, "SELECT count(*) AS n FROM captures", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) == [{"n": 2}]
+    assert r.stderr == (f"scapula: warning: {copy}: the same recording as capture 1 ({a}): "
+                        "its events are in the database twice\n")
