@@ -6,7 +6,7 @@ import click
 
 from scapula.console import clean_errors, warn
 from scapula.errors import UsageError
-from scapula.replay.event import text
+from scapula.replay.event import Event, text
 from scapula.replay.reader import Capture
 from scapula.replay.summary import summarize
 from scapula.schemas import events as schema
@@ -108,18 +108,22 @@ def print_events(file, as_json, types, pids, expr):
             raise UsageError(f"--type: unknown event type(s) {', '.join(sorted(unknown))}")
     pid_set = set(pids) or None
     with Capture(file) as cap:
-        num = 0
-        if keep is None:
-            events = (ev for ev in cap.events(types=wanted))
-        else:
-            events = _matching(cap, keep, wanted)
-        for ev in events:
+        # each event's number is its place in the capture whatever is left out: evt.num
+        # in rule outputs, and seq + 1 in SQL (query's events.seq counts from 0)
+        events = _numbered(cap, wanted) if keep is None else _matching(cap, keep, wanted)
+        for num, ev in events:
             if pid_set is not None and ev.pid not in pid_set:
                 continue
-            num += 1
-            click.echo(json.dumps(ev.as_dict()) if as_json else event_line(num, ev))
+            click.echo(json.dumps({"seq": num - 1, **ev.as_dict()}) if as_json
+                       else event_line(num, ev))
         for w in cap.warnings:
             warn(w)
+
+
+def _numbered(cap, wanted):
+    for num, (group, i) in enumerate(cap.rows(), 1):
+        if wanted is None or group.etype.name in wanted:
+            yield num, Event(group, i)
 
 
 def _matching(cap, keep, wanted):
@@ -131,4 +135,4 @@ def _matching(cap, keep, wanted):
     for num, ev in enumerate(cap.events(), 1):
         state.update(ev)
         if (wanted is None or ev.name in wanted) and keep(Context(ev, state, cap.header, num)):
-            yield ev
+            yield num, ev

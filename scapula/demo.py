@@ -63,10 +63,8 @@ def main() -> int:
               f"start snapshot")
         print("events per type: " + ", ".join(f"{k} {v}" for k, v in s["counts"].items()))
         print("\nwhat the workload did (execs, exits, sensitive reads, file changes):")
-        n = 0
-        for ev in cap.events():
+        for n, ev in enumerate(cap.events(), 1):   # numbered as scapula print numbers them
             if interesting(ev):
-                n += 1
                 print("  " + event_line(n, ev))
         tree = [ev for ev in cap.events(types={"procexit"})]
         print(f"\n{len(tree)} processes ran and exited; exit codes: "

@@ -747,3 +747,16 @@ def test_a_link_loads_its_file_once_and_a_copy_is_said(tmp_path):
     assert r.returncode == 0 and json.loads(r.stdout) == [{"n": 2}]
     assert r.stderr == (f"scapula: warning: {copy}: the same recording as capture 1 ({a}): "
                         "its events are in the database twice\n")
+
+
+def test_print_numbers_events_by_their_place_as_seq_does(tmp_path):
+    a = write(tmp_path / "a.scapula", workload())
+    r = scapula("query", a, "SELECT seq FROM events WHERE type = 'openat' ORDER BY seq",
+                "--json")
+    seqs = [x["seq"] for x in json.loads(r.stdout)]
+    assert seqs == [2, 3]
+    for args in (["--type", "openat"], ["--filter", "evt.type = openat"]):
+        r = scapula("print", a, *args)
+        assert [int(line.split()[0]) for line in r.stdout.splitlines()] == [s + 1 for s in seqs]
+        r = scapula("print", a, *args, "--json")
+        assert [json.loads(line)["seq"] for line in r.stdout.splitlines()] == seqs
