@@ -129,6 +129,22 @@ def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True
     return con
 
 
+def _check_statements(sql: str) -> None:
+    """One query's rows are printed: statements before it may set things up (SET,
+    CREATE VIEW) but not give rows of their own, which would be lost unseen."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as e:
+        raise UsageError(sql_message(e)) from None
+    if not statements:
+        raise UsageError("no SQL statement to run (the SQL is empty)")
+    for st in statements[:-1]:
+        if st.type in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
+            raise UsageError(f"several statements give rows ({st.query.strip()} is not the "
+                             "last): run one query at a time; those before it may only "
+                             "set things up (SET, CREATE VIEW ...)")
+
+
 def _progress(events: int, ts: int) -> None:
     # a replay is slower than a load (tens of thousands of events a second): say where it is
     sys.stderr.write(f"\rscapula: judging: {events:,} events ")
@@ -136,6 +152,7 @@ def _progress(events: int, ts: int) -> None:
 
 
 def run_sql(con, sql: str, params: dict):
+    _check_statements(sql)
     try:
         rel = con.sql(sql, params=params or None)
         if rel is None:  # a statement without rows (CREATE VIEW ..., SET ...)

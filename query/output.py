@@ -1,11 +1,13 @@
 """Rendering a query's result (an Arrow table): an aligned text table, JSON, JSON lines,
-CSV or TSV. Timestamps keep their nanoseconds (they go through Arrow, not datetime)."""
+CSV or TSV. Timestamps keep their nanoseconds (they go through Arrow, not datetime);
+in JSON they are ISO 8601."""
 import csv
 import functools
 import json
 
 import click
 import pyarrow as pa
+import pyarrow.compute as pc
 
 FORMATS = ("table", "json", "nl", "csv", "tsv")
 
@@ -20,12 +22,19 @@ def output_options(fn):
     return functools.wraps(fn)(fn)
 
 
-def rows(table: pa.Table) -> tuple[list[str], list[list]]:
-    """Column names and rows of plain values; timestamps as ISO text with ns."""
+def rows(table: pa.Table, iso: bool = False) -> tuple[list[str], list[list]]:
+    """Column names and rows of plain values; timestamps as text with ns, as DuckDB
+    writes them (2026-11-22 13:43:03.434971000), or `iso`: ISO 8601, for JSON
+    (2026-11-22T13:43:03.434971000, +00:00 for a time zone)."""
     cols = []
     for col in table.columns:
         if pa.types.is_timestamp(col.type):
+            zoned = col.type.tz is not None
             col = col.cast(pa.string())
+            if iso:
+                col = pc.replace_substring_regex(col, r"^(\S+) ", r"\1T", max_replacements=1)
+                if zoned:
+                    col = pc.replace_substring_regex(col, r"([+-]\d\d)(\d\d)$", r"\1:\2")
         values = col.to_pylist()
         if pa.types.is_interval(col.type):   # ts - lag(ts) and the like
             values = [None if v is None else interval_text(v) for v in values]
@@ -34,8 +43,8 @@ def rows(table: pa.Table) -> tuple[list[str], list[list]]:
 
 
 def render(table: pa.Table, fmt: str | None, echo=click.echo) -> None:
-    names, data = rows(table)
     fmt = fmt or "table"
+    names, data = rows(table, iso=fmt in ("json", "nl"))
     if fmt == "json":
         echo(json.dumps([dict(zip(names, r)) for r in data], indent=2, default=_json_value))
     elif fmt == "nl":

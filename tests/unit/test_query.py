@@ -276,6 +276,11 @@ def test_query_command_formats(tmp_path):
     assert json.loads(r.stdout) == [{"pid": 200, "exit_code": 5}]
     r = scapula("query", a, "SELECT pid, ts FROM events ORDER BY seq LIMIT 1", "--csv")
     assert r.stdout.splitlines() == ["pid,ts", "100,1970-01-01 00:00:00.000001000"]
+    # JSON's times are ISO 8601, the zone's offset with its colon
+    r = scapula("query", a, "SELECT ts, ts::TIMESTAMPTZ AS z FROM events ORDER BY seq "
+                "LIMIT 1", "--nl")
+    assert json.loads(r.stdout) == {"ts": "1970-01-01T00:00:00.000001000",
+                                    "z": "1970-01-01T00:00:00.000001+00:00"}
     r = scapula("query", a, "--view", "process_ancestors", "--pid", 200, "--nl")
     assert [json.loads(x)["pid"] for x in r.stdout.splitlines()] == [200, 100, 1]
     r = scapula("query", a, "SELECT 1 AS one, 'x' AS two")
@@ -297,6 +302,16 @@ def test_sql_error_is_one_message_and_exit_2(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert "Table with name nothing_here does not exist! Did you mean" in r.stderr
     assert "Traceback" not in r.stderr
+    # no statement, or rows that would go unseen
+    r = scapula("query", a, "  -- nothing")
+    assert r.returncode == 2 and r.stderr == \
+        "scapula: no SQL statement to run (the SQL is empty)\n"
+    r = scapula("query", a, "SELECT 1; SELECT 2")
+    assert r.returncode == 2 and r.stderr.startswith(
+        "scapula: several statements give rows (SELECT 1; is not the last)")
+    r = scapula("query", a, "SET threads = 1; CREATE VIEW v AS SELECT 7 AS n; "
+                "SELECT n FROM v", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) == [{"n": 7}]
     # DuckDB's caret under the place becomes (line, column)
     r = scapula("query", a, "SELECT 1,\n  2 +")
     assert r.returncode == 2 and r.stderr == (
