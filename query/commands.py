@@ -129,6 +129,28 @@ def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True
     return con
 
 
+def run_script(con, sql: str) -> None:
+    """Every statement of `sql` in turn, each result printed as a table; the first
+    error stops it (exit 2)."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as e:
+        raise UsageError(sql_message(e)) from None
+    for st in statements:
+        try:
+            if st.type in _ROWS:
+                render(arrow_table(con.sql(st.query)), None)
+            else:   # (DuckDB answers a CREATE with a Count of nothing)
+                con.execute(st.query).fetchall()
+        except duckdb.Error as e:
+            raise UsageError(sql_message(e)) from None
+
+
+# statements whose rows are what they are run for
+_ROWS = (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN,
+         duckdb.StatementType.PRAGMA, duckdb.StatementType.CALL)
+
+
 def _check_statements(sql: str) -> None:
     """One query's rows are printed: statements before it may set things up (SET,
     CREATE VIEW) but not give rows of their own, which would be lost unseen."""
@@ -230,7 +252,8 @@ def query_command(args, db, view, pid, params, rule_files, default_rules, memory
 @clean_errors
 def shell_command(files, db, python_repl, rule_files, default_rules, memory_limit):
     """Load capture files and open DuckDB's shell on them (or a Python prompt with
-    the connection as `con` when the duckdb command is not installed)."""
+    the connection as `con` when the duckdb command is not installed; without it, SQL
+    piped in runs statement by statement)."""
     if not files and not db:
         raise UsageError("no capture files (and no --db) to open")
     rules = compile_rules(rule_files, default_rules)
@@ -249,6 +272,8 @@ def shell_command(files, db, python_repl, rule_files, default_rules, memory_limi
         if duckdb_cli and not python_repl:
             con.close()
             os.spawnv(os.P_WAIT, duckdb_cli, [duckdb_cli, db])
+        elif not python_repl and not sys.stdin.isatty():
+            run_script(con, sys.stdin.read())   # SQL piped in, as duckdb's shell takes it
         else:
             code.interact(banner=f"scapula shell: DuckDB database {db}\n"
                                  "con.sql('SELECT ...').show(), tables: con.sql('SHOW TABLES')",

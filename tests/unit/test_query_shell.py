@@ -15,7 +15,7 @@ def test_the_python_prompt_has_the_connection(tmp_path):
     cap = write(tmp_path / "a.scapula", workload())
     bin_dir = tmp_path / "bin"       # a PATH without any duckdb command
     bin_dir.mkdir()
-    r = scapula("shell", cap, input="print('n =', con.execute("
+    r = scapula("shell", cap, "--python", input="print('n =', con.execute("
                 "'SELECT count(*) FROM events').fetchone()[0])\n",
                 env=env_with_path(str(bin_dir)))
     assert r.returncode == 0, r.stderr
@@ -58,3 +58,18 @@ def test_a_shell_needs_captures_or_a_database():
     r = scapula("shell", "--python")
     assert r.returncode == 2
     assert r.stderr == "scapula: no capture files (and no --db) to open\n"
+
+
+def test_sql_piped_in_without_the_duckdb_command(tmp_path):
+    cap = write(tmp_path / "a.scapula", workload())
+    bin_dir = tmp_path / "bin"       # a PATH without any duckdb command
+    bin_dir.mkdir()
+    r = scapula("shell", cap, input="SELECT count(*) AS n FROM events;\n"
+                "CREATE VIEW cats AS SELECT pid FROM processes WHERE exit_code = 5;\n"
+                "SELECT pid FROM cats;\n", env=env_with_path(str(bin_dir)))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["n", "-", "6", "pid", "---", "200"]
+    r = scapula("shell", cap, input="SELECT 1;\nSELECT * FROM nowhere;\nSELECT 3;\n",
+                env=env_with_path(str(bin_dir)))
+    assert r.returncode == 2 and r.stdout.splitlines() == ["1", "-", "1"]
+    assert r.stderr.count("\n") == 1 and "nowhere does not exist" in r.stderr
