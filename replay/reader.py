@@ -57,8 +57,9 @@ class Capture:
                 raise InputError(f"{path}: the embedded event schema is malformed") from None
             # facts the recording kernel could not give: their placeholders read as None
             self._absent = set(self.header.get("absent_params") or ())
-            self.processes = self._expect(fmt.PROCESSES)
-            self.fds = self._expect(fmt.FDS)
+            self.processes = self._expect(fmt.PROCESSES, spare="processes alive at the "
+                                          "start are not known")
+            self.fds = self._expect(fmt.FDS, spare="fds open at the start are not known")
             self._first_chunk = self._f.tell()
             self.footer = self._read_footer()
         except BaseException:
@@ -126,11 +127,22 @@ class Capture:
             raise _Damage(at, f"{name} cannot be decoded ({e})", nxt) from None
         return btype, obj, nxt
 
-    def _expect(self, btype: int):
+    def _expect(self, btype: int, spare: str | None = None):
+        """The block of `btype` at the current offset. `spare`: the block can be done
+        without (the start snapshot): a damaged one is skipped with a warning that
+        says what is lost (`spare`), and reads as empty."""
         at = self._f.tell()
         try:
             got = self._read_block(at)
-        except (_Damage, _Truncated):
+        except _Damage as d:
+            if spare is None or d.resume is None:
+                got = None
+            else:
+                self._warn(f"{self.path}: offset {at}: {d.what}; read without it "
+                           f"({spare})")
+                self._f.seek(d.resume)
+                return []
+        except _Truncated:
             got = None
         if got is None or got[0] != btype:
             raise InputError(f"{self.path}: offset {at}: expected the {fmt.BLOCK_NAMES[btype]} "

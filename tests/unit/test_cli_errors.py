@@ -97,3 +97,22 @@ def test_a_damaged_trailer_warns_and_still_finds_the_footer(tmp_path):
     assert r.stderr.startswith("scapula: warning: ") and "damaged trailer; the footer was " \
         "found by reading every block" in r.stderr and r.stderr.count("\n") == 1
     assert '"events": 100' in r.stdout and '"truncated": false' in r.stdout
+
+
+def test_a_damaged_start_snapshot_is_skipped_and_the_events_still_load(tmp_path):
+    from tests.unit.test_query import workload, write as write_query
+    path = write_query(tmp_path / "a.scapula", workload())
+    data = path.read_bytes()
+    at = fmt.PREAMBLE.size
+    for _ in range(2):   # past the header and schema blocks, to the process snapshot
+        at += fmt.BLOCK_HEADER.size + fmt.BLOCK_HEADER.unpack_from(data, at)[3]
+    payload = at + fmt.BLOCK_HEADER.size
+    damage(path, payload, bytes([data[payload] ^ 0xFF]))
+    r = scapula("info", "--json", path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == (f"scapula: warning: {path}: offset {at}: processes checksum "
+                        "mismatch; read without it (processes alive at the start are not "
+                        "known)\n")
+    r = subprocess.run([SCAPULA, "query", path, "SELECT count(*) AS n, count(DISTINCT pid) "
+                        "AS p FROM events"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.splitlines()[-1].split() == ["6", "2"], r.stderr
