@@ -104,14 +104,15 @@ def manifest(con, fmt: str, written: list[Written]) -> dict:
     place, row count, partitioning and column descriptions."""
     captures = con.execute(
         f"SELECT capture, host, path, {export_sql.iso_ns('first')}, "
-        f"{export_sql.iso_ns('last')}, events, dropped, complete "
+        f"{export_sql.iso_ns('last')}, events, dropped, complete, warnings "
         "FROM captures ORDER BY capture").fetchall()
     return {
         "scapula": __version__,
         "format": fmt,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "captures": [dict(zip(("capture", "host", "path", "first", "last", "events",
-                               "dropped", "complete"), c)) for c in captures],
+                               "dropped", "complete", "warnings"), c))
+                      for c in captures],
         "tables": {w.table: {"path": w.name, "rows": w.rows,
                              "partition_by": list(w.partition_by),
                              "columns": _column_docs(w.table)} for w in written},

@@ -5,6 +5,7 @@ the manifest, --table, --db and --overwrite."""
 import csv
 import datetime as dt
 import json
+import os
 
 import duckdb
 import pyarrow.dataset as ds
@@ -178,6 +179,20 @@ def test_manifest_says_what_was_written(captures, tmp_path):
     assert "path" in m["tables"]["events"]["columns"]
     assert [(c["capture"], c["host"], c["path"]) for c in m["captures"]] == [
         (1, "web1", str(a)), (2, "web2", str(b))]
+    # what the load found wrong with each file goes with it
+    assert [(c["complete"], c["warnings"]) for c in m["captures"]] == [(True, [])] * 2
+
+
+def test_the_manifest_keeps_a_damaged_captures_warnings(tmp_path):
+    from tests.unit.test_format import chunked, write as write_chunks
+    path = tmp_path / "cut.scapula"
+    w = write_chunks(path, chunked())
+    os.truncate(path, w.chunks[3][0] + 40)   # inside the last chunk
+    out = tmp_path / "o"
+    export(path, "--out", out, "--format", "csv", "-t", "captures")
+    [c] = json.loads((out / "export.json").read_text())["captures"]
+    assert c["complete"] is False and len(c["warnings"]) == 1
+    assert "truncated at offset" in c["warnings"][0]
 
 
 def test_overwrite_replaces_an_earlier_export_only(captures, tmp_path):
