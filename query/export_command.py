@@ -6,8 +6,9 @@ import click
 
 from scapula.console import clean_errors, warn
 from scapula.errors import InputError, UsageError
-from scapula.query import export, loader, storage
-from scapula.query.commands import in_memory_option, memory_option, owner_only
+from scapula.query import alerts, export, loader, storage
+from scapula.query.commands import (compile_rules, in_memory_option, memory_option,
+                                    owner_only, rules_options)
 from scapula.query.export_target import MANIFEST, Target
 
 
@@ -23,10 +24,12 @@ from scapula.query.export_target import MANIFEST, Target
               help="Read (and keep) the database in this file, as `query --db` does.")
 @click.option("--overwrite", is_flag=True,
               help="DIR may hold an earlier export: replace it (nothing else is touched).")
+@rules_options
 @memory_option
 @in_memory_option
 @clean_errors
-def export_command(files, out, fmt, tables, db, overwrite, memory_limit, in_memory):
+def export_command(files, out, fmt, tables, db, overwrite, rule_files, default_rules,
+                   memory_limit, in_memory):
     """Export capture files' tables for other tools.
 
     \b
@@ -36,7 +39,8 @@ def export_command(files, out, fmt, tables, db, overwrite, memory_limit, in_memo
     timesketch  DIR/timeline.jsonl: events with message, datetime, timestamp_desc
 
     DIR/export.json lists the captures, tables, row counts and columns.
-    The tables are those `scapula query` has (events, processes, captures, ...).
+    The tables are those `scapula query` has (events, processes, captures, ...);
+    with --rules, alerts too, as `query --rules` judges them.
     """
     wanted = [t for spec in tables for t in spec.split(",") if t] or None
     export.check_request(fmt, wanted)
@@ -46,6 +50,7 @@ def export_command(files, out, fmt, tables, db, overwrite, memory_limit, in_memo
         raise UsageError("no capture files (and no --db) to export")
     if db and not files and not os.path.exists(db):
         raise InputError(f"{db}: no such database")
+    rules = compile_rules(rule_files, default_rules)
     owner_only()
     store = storage.Storage(files, db, memory_limit, in_memory)
     try:   # its temporary directory goes whatever fails (the output directory too)
@@ -54,7 +59,10 @@ def export_command(files, out, fmt, tables, db, overwrite, memory_limit, in_memo
                 con = store.connect()
             try:
                 with store.failures():
-                    store.load(con, files, warn)
+                    ids = store.load(con, files, warn)
+                    if rules is not None:   # (no file named: every capture in --db)
+                        alerts.judge(con, ids or [r[0] for r in con.execute(
+                            "SELECT capture FROM captures").fetchall()], rules, warn)
                     tables = export.choose_tables(con, fmt, wanted)
                     if "fds" in tables:   # those of every capture in the database
                         loader.build_fds(con, [r[0] for r in con.execute(

@@ -216,3 +216,17 @@ def test_odd_directory_names_and_private_files(captures, tmp_path):
     assert {p.name for p in out.iterdir()} == {"events", "captures", "export.json"}
     for p in written:
         assert p.stat().st_mode & 0o077 == 0, p
+
+
+def test_export_with_rules_writes_the_alerts(tmp_path):
+    a = write(tmp_path / "a.scapula", workload())
+    rules = tmp_path / "r.yaml"
+    rules.write_text("- rule: Cat opens\n  desc: d\n  condition: evt.type = openat and "
+                     "proc.name = cat\n  output: \"%fd.name\"\n  priority: WARNING\n")
+    out = tmp_path / "o"
+    export(a, "--out", out, "--format", "jsonl", "-t", "alerts,alert_runs", "-r", rules)
+    got = [json.loads(line) for line in (out / "alerts.jsonl").read_text().splitlines()]
+    assert [(x["rule"], x["output"]) for x in got] == [("Cat opens", "/root/x y"),
+                                                      ("Cat opens", "<NA>")]
+    [run] = [json.loads(line) for line in (out / "alert_runs.jsonl").read_text().splitlines()]
+    assert (run["rules"], run["alerts"]) == ([str(rules)], 2)
