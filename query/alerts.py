@@ -44,7 +44,9 @@ def judge(con, captures: list[int], rules: Rules, warn=lambda message: None,
     for capture in captures:
         done = con.execute("SELECT digest, rules FROM alert_runs WHERE capture = ?",
                            [capture]).fetchall()
-        if done and done[0][0] == rules.digest:
+        if done and done[0][0] == rules.digest:   # the same rules (maybe moved): named now
+            con.execute("UPDATE alert_runs SET rules = ? WHERE capture = ?",
+                        [rules.paths, capture]).fetchall()
             continue
         [(path, host, size, mtime)] = con.execute(
             "SELECT path, host, size, mtime_ns FROM captures WHERE capture = ?",

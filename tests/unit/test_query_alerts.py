@@ -75,9 +75,11 @@ def test_a_database_keeps_alerts_until_other_rules_replace_them(files, monkeypat
     ids = loader.load(con, [cap])
     cat = alerts.compile_rules([tmp / "cat.yaml"])
     alerts.judge(con, ids, cat)
-    # the same rules again: nothing to replay
+    # the same rules again, from another path: nothing to replay, the path is the new one
     monkeypatch.setattr(alerts, "_replay", lambda *a: pytest.fail("replayed again"))
-    alerts.judge(con, ids, alerts.compile_rules([tmp / "cat.yaml"]))
+    (tmp / "moved.yaml").write_text(CAT_OPENS)
+    alerts.judge(con, ids, alerts.compile_rules([tmp / "moved.yaml"]))
+    assert rows(con, "SELECT rules FROM alert_runs") == [([str(tmp / "moved.yaml")],)]
     monkeypatch.undo()
     alerts.judge(con, ids, alerts.compile_rules([tmp / "sh.yaml"]))
     assert rows(con, "SELECT rule, output FROM alerts") == [("Shell connects", "sh connected (fd=4)")]
