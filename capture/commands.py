@@ -109,7 +109,7 @@ def parse_snaplen(text: str) -> int:
 @click.option("--keep", metavar="N", help="With rotation: keep only the newest N files.")
 @click.option("--max-size", metavar="SIZE",
               help="Stop when the file (with rotation, the current file) would pass SIZE.")
-@click.option("--rules", "rule_files", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--rules", "rule_files", multiple=True, type=click.Path(),
               help="Judge events with these Falco rules files while recording, printing alerts "
                    "as they happen; unless --syscalls/--io/--all say otherwise, record only "
                    "what the rules and the process/fd state need.")

@@ -59,7 +59,7 @@ def rules_options(fn):
     fn = click.option("--default-rules", is_flag=True,
                       help="Judge with scapula's own rules (with --rules: them first).")(fn)
     fn = click.option("-r", "--rules", "rule_files", multiple=True,
-                      type=click.Path(dir_okay=False),
+                      type=click.Path(),   # a directory: exit 3 from the loader, not click's 2
                       help="Replay the captures through this rules file (repeat; loaded "
                            "in order) into the alerts table.")(fn)
     return fn

@@ -320,9 +320,33 @@ def _arg(ctx, arg):
     value = ev.param(p.name)
     if value is None:
         return None
+    return _arg_text(ev.name, p, value)
+
+
+def _arg_text(event: str, p, value) -> str:
+    """A parameter as evt.arg and evt.args show it."""
     if p.kind in ("path", "str", "abspath"):
         return _text(value)
+    if p.kind == "mode":
+        return _mode_text(event, value)
     return render_value(p, value)
+
+
+def _mode_text(event: str, mode: int) -> str:
+    """A mode as libsinsp writes it for a rule: chmod's (a PT_MODE parameter with the
+    driver's mode table) by name, so `evt.arg.mode contains S_ISUID` holds for 04755;
+    mkdir's (PF_HEX) in hex; open's and creat's (PF_OCT) in octal. The driver
+    records 32 bits."""
+    mode &= 0xFFFFFFFF
+    if event in _CHMODS and mode & 0o7777:
+        return flagnames.chmod_mode_names(mode)
+    if event in _MKDIRS:
+        return f"{mode:X}"
+    return f"0{mode:o}" if mode else "0"
+
+
+_CHMODS = ("chmod", "fchmod", "fchmodat")
+_MKDIRS = ("mkdir", "mkdirat")
 
 
 def _arg_param(etype, arg: str):
@@ -358,8 +382,15 @@ _ARG_ALIASES = {"uid": ("new_uid", "ruid"), "gid": ("new_gid", "rgid"), "path": 
 
 def _args(ctx, arg):
     ev = ctx.ev
-    return " ".join(f"{p.name}={ev.render(p.name)}" for p in ev.etype.params
+    return " ".join(f"{p.name}={_args_value(ev, p)}" for p in ev.etype.params
                     if not p.derived and p.name != "envp")
+
+
+def _args_value(ev, p) -> str:
+    if p.kind != "mode":
+        return ev.render(p.name)
+    value = ev.param(p.name)
+    return "<NA>" if value is None else _mode_text(ev.name, value)
 
 
 def _open_mode(bits):

@@ -15,6 +15,11 @@ PRIORITIES = ("emergency", "alert", "critical", "error", "warning", "notice", "i
               "info", "debug")
 
 
+# A rules file is checked by the loader, not by click: a directory or an unreadable
+# file is bad input (exit 3, one line naming it), as a missing or broken one is.
+RULES_FILE = click.Path()
+
+
 def default_rules_path() -> str:
     """scapula's own rules (replay/default_rules.yaml, shipped with the package)."""
     from importlib import resources
@@ -25,8 +30,8 @@ def load_rules(paths):
     """The rules files, loaded in order; a file with errors is bad input (exit 3)."""
     from scapula.replay.rules.loader import load_files
     ruleset = load_files(paths, known_field=lambda name: lookup(name) is not None)
-    for p in ruleset.warnings:
-        warn(str(p))
+    for p in ruleset.warnings:   # "FILE:L:C: warning: ...", said once
+        click.echo(f"scapula: {p}", err=True)
     if not ruleset.ok:
         for p in ruleset.errors[1:]:
             click.echo(f"scapula: {p}", err=True)
@@ -64,7 +69,7 @@ def parse_time(text: str | None, option: str) -> int | None:
 
 @click.command("replay")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("-r", "--rules", "rule_files", multiple=True, type=click.Path(dir_okay=False),
+@click.option("-r", "--rules", "rule_files", multiple=True, type=RULES_FILE,
               help="Rules file (repeat; loaded in order). Default: scapula's own rules.")
 @click.option("--since", metavar="TIME", help="Judge only events at or after TIME (ns or ISO 8601); "
               "earlier ones still build the state.")

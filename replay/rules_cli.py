@@ -9,6 +9,7 @@ from scapula.console import clean_errors
 from scapula.errors import InputError, UsageError
 from scapula.replay.engine import Engine
 from scapula.replay.fields import FIELDS_LIST, lookup
+from scapula.replay.replay_command import RULES_FILE
 from scapula.replay.run import replay
 
 
@@ -18,7 +19,7 @@ def rules_group():
 
 
 @rules_group.command("validate")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=RULES_FILE)
 @clean_errors
 def validate(files):
     """Load and compile rules files (in order); report every problem.
@@ -54,7 +55,7 @@ def fields(as_json):
 
 
 @rules_group.command("test")
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path())
 @clean_errors
 def test(spec):
     """Run a rules test spec (YAML): capture files, rules files and what must fire.
@@ -88,9 +89,12 @@ def test(spec):
 def _read_spec(path: str):
     import yaml
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as e:
         raise InputError(f"{path}: cannot open: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not valid UTF-8: byte 0x{e.object[e.start]:02X} at "
+                         f"offset {e.start}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""

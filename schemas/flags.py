@@ -361,6 +361,22 @@ def tty_text(tty_nr: int) -> str:
     return f"{major}:{minor}"
 
 
+# The permission bits of chmod's mode, in the order Falco's driver table lists them
+# (lowest first): libsinsp names a chmod, fchmod or fchmodat mode by them.
+CHMOD_MODE = [
+    ("S_IXOTH", 0o1), ("S_IWOTH", 0o2), ("S_IROTH", 0o4),
+    ("S_IXGRP", 0o10), ("S_IWGRP", 0o20), ("S_IRGRP", 0o40),
+    ("S_IXUSR", 0o100), ("S_IWUSR", 0o200), ("S_IRUSR", 0o400),
+    ("S_ISVTX", 0o1000), ("S_ISGID", 0o2000), ("S_ISUID", 0o4000),
+]
+
+
+def chmod_mode_names(mode: int) -> str:
+    """S_IXOTH|S_IROTH|...|S_ISUID for 04755: the bits by name, in CHMOD_MODE's order;
+    "" when none is set (libsinsp then shows the number)."""
+    return "|".join(name for name, bit in CHMOD_MODE if mode & bit)
+
+
 def mode_text(mode: int) -> str:
     """A mode as octal, with the file type when one is set (S_IFREG|0644)."""
     if not 0 <= mode < 1 << 32:

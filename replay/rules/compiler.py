@@ -14,6 +14,7 @@ from scapula.replay.rules import problems as P
 from scapula.replay.rules.analysis import DEPRECATED_FIELDS, Uses, event_types, uses
 from scapula.replay.rules.collector import Collector
 from scapula.replay.rules.exceptions import with_exceptions
+from scapula.replay.rules.falco_fields import is_falco_field
 from scapula.replay.rules.lists import CompiledList, compile_lists, expand_lists
 from scapula.replay.rules.macros import MacroTable, Resolution
 from scapula.replay.rules.model import DEFAULT_SOURCE, ExtraField, ExtraOutput, RuleInfo
@@ -31,9 +32,9 @@ class Compiler:
 
     def __init__(self, collector: Collector, report: Report, known_field=None,
                  extra_outputs: tuple[ExtraOutput, ...] = (),
-                 extra_fields: tuple[ExtraField, ...] = ()):
+                 extra_fields: tuple[ExtraField, ...] = (), falco_field=is_falco_field):
         self.collector, self.report = collector, report
-        self.known_field = known_field
+        self.known_field, self.falco_field = known_field, falco_field
         self.extra_outputs, self.extra_fields = extra_outputs, extra_fields
         self.lists: dict[str, CompiledList] = {}
         self.macros = MacroTable()
@@ -147,23 +148,29 @@ class Compiler:
             capture_duration=info.capture_duration)
 
     def fields_known(self, info: RuleInfo, found, output: str, condition, rewritten) -> bool | None:
-        """The field hook: True when every field is known; else a warning, and False
-        (load the rule disabled) or None (leave it out: skip-if-unknown-filter)."""
+        """The field hook: True when every field is known. A field no Falco defines
+        is an error, as in Falco; one that Falco has and scapula lacks is a warning,
+        and False (load the rule disabled). With skip-if-unknown-filter either is a
+        warning, and None (leave the rule out)."""
         if self.known_field is None:
             return True
         unknown = [(n, node) for n, node in found.fields.items() if not self.known_field(n)]
         unknown += [(n, None) for n in sorted(_output_fields(output)) if not self.known_field(n)]
         if not unknown:
             return True
-        name, node = unknown[0]
+        nowhere = [(n, node) for n, node in unknown if not self.falco_field(n)]
+        name, node = (nowhere or unknown)[0]
         where = self.locate(condition, rewritten, node) if node else \
             info.output.location(max(0, info.output.text.find(name)))
         if info.skip_if_unknown_filter:
             self.warn(P.UNKNOWN_FILTER, f"nonexistent field '{name}': the rule is skipped "
                       "(skip-if-unknown-filter)", where)
             return None
-        self.warn(P.UNKNOWN_FILTER, f"nonexistent field '{name}': the rule is loaded disabled",
-                  where)
+        if nowhere:
+            code = P.ERR_COMPILE_CONDITION if node else P.ERR_COMPILE_OUTPUT
+            raise LoadFailed(f"filter_check called with nonexistent field {name}", where, code)
+        self.warn(P.UNKNOWN_FILTER, f"field '{name}' needs data scapula does not have: "
+                  "the rule is loaded disabled", where)
         return False
 
     # --- outputs -------------------------------------------------------------

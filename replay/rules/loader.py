@@ -21,11 +21,12 @@ ENGINE_VERSION = (0, 57, 0)
 class Loader:
     """Add files (or texts) in order, then take the result.
 
-    known_field(name) -> bool says whether a field exists. Until the field table
-    exists it is None and every field is accepted; with it, a rule using an
-    unknown field is loaded disabled, with a warning (or left out with a warning
-    when it says skip-if-unknown-filter), and string values that name a field
-    draw libsinsp's "misused as a const string value" warning.
+    known_field(name) -> bool says whether scapula has a field. When it is None
+    every field is accepted; with it, a rule using a field that no Falco defines
+    (falco_fields.py) is an error, one using a field that Falco has and scapula
+    lacks is loaded disabled with a warning (either is left out with a warning
+    when the rule says skip-if-unknown-filter), and string values that name a
+    field draw libsinsp's "misused as a const string value" warning.
     """
 
     def __init__(self, *, known_field: Callable[[str], bool] | None = None,

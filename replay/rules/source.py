@@ -19,6 +19,13 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NULL_TAG = "tag:yaml.org,2002:null"
 _TRUE = {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"}
 _FALSE = {"n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"}
+_NOT_UTF8 = re.compile("[\ud800-\udfff]")
+
+
+def _byte(char: str) -> str:
+    """The byte a surrogateescape'd character stands for (0xE9), or the character's code."""
+    code = ord(char)
+    return f"0x{code - 0xDC00:02X}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,12 @@ class Source:
         self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
     def documents(self) -> list[Node | None]:
+        bad = _NOT_UTF8.search(self.text)
+        if bad:
+            # a file is read with surrogateescape, so a byte that is not UTF-8 is a
+            # lone surrogate here; YAML is UTF-8, and libyaml would only choke on it
+            raise YamlSyntaxError(f"not valid UTF-8: byte {_byte(bad.group())}",
+                                  self.offset_location(bad.start()))
         try:
             return list(yaml.compose_all(self.text, Loader=_LOADER))
         except yaml.MarkedYAMLError as e:

@@ -116,6 +116,19 @@ def test_rules_files_a_user_gets_wrong(files):
     (tmp / "badtype.yaml").write_text(CAT_OPENS.replace("proc.name = cat", "fd.num = cat"))
     r = scapula("query", cap, "-r", tmp / "badtype.yaml", "SELECT 1")
     assert r.returncode == 3 and "Traceback" not in r.stderr
+    # a directory is bad input as a missing file is, for every command taking rules
+    (tmp / "adir").mkdir()
+    for args in (["query", cap, "-r", tmp / "adir", "SELECT 1"],
+                 ["shell", cap, "-r", tmp / "adir"], ["replay", cap, "-r", tmp / "adir"],
+                 ["export", cap, "-r", tmp / "adir", "--out", tmp / "o"]):
+        r = scapula(*args, input="")
+        assert r.returncode == 3 and len(r.stderr.splitlines()) == 1, (args, r.stderr)
+        assert "adir" in r.stderr and "Is a directory" in r.stderr
+    # a rule loaded disabled is a warning said once, with its place
+    (tmp / "k8s.yaml").write_text(CAT_OPENS.replace("proc.name = cat", "k8s.ns.name = x"))
+    r = scapula("query", cap, "-r", tmp / "k8s.yaml", "SELECT 1")
+    assert r.returncode == 0 and r.stderr.startswith(f"scapula: {tmp / 'k8s.yaml'}:")
+    assert r.stderr.count("warning") == 1, r.stderr
 
 
 def test_an_alert_that_does_not_match_its_event_is_said(files, monkeypatch):

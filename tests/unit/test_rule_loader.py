@@ -351,20 +351,51 @@ def test_a_rule_without_event_type_is_warned():
     assert [p.code for p in result.warnings] == ["LOAD_NO_EVTTYPE"]
 
 
-def test_unknown_field_loads_the_rule_disabled():
-    result = load(rule(condition="evt.type = open and proc.nmae = cat"),
-                  known_field=lambda name: name != "proc.nmae")
+def test_a_falco_field_scapula_lacks_loads_the_rule_disabled():
+    result = load(rule(condition="evt.type = open and k8s.ns.name = default"),
+                  known_field=lambda name: name != "k8s.ns.name")
     [warning] = result.warnings
-    assert warning.message == "nonexistent field 'proc.nmae': the rule is loaded disabled"
+    assert warning.message == ("field 'k8s.ns.name' needs data scapula does not have: "
+                               "the rule is loaded disabled")
     assert where(warning) == (3, 34)
     assert "r" in result.rules and not result.rules["r"].enabled
 
 
-def test_unknown_field_with_skip_if_unknown_filter_leaves_the_rule_out():
-    result = load(rule(condition="evt.type = open and proc.nmae = cat")
+@pytest.mark.parametrize("condition, output, name, place, code", [
+    ("evt.type = open and proc.nmae = cat", "proc=%proc.name", "proc.nmae", (3, 34),
+     "LOAD_ERR_COMPILE_CONDITION"),
+    ("evt.type = open and foo.bar = 1", "proc=%proc.name", "foo.bar", (3, 34),
+     "LOAD_ERR_COMPILE_CONDITION"),
+    ("evt.type = open and k8s.pod.labl = x", "proc=%proc.name", "k8s.pod.labl", (3, 34),
+     "LOAD_ERR_COMPILE_CONDITION"),
+    ("evt.type = open", "%nonexist.field", "nonexist.field", (4, 13),
+     "LOAD_ERR_COMPILE_OUTPUT"),
+])
+def test_a_field_no_falco_defines_is_an_error(condition, output, name, place, code):
+    """Falco rejects a name no filtercheck has; a typo must not pass as missing data."""
+    text = rule(condition=condition).replace('"proc=%proc.name"', f'"{output}"')
+    result = load(text, known_field=lambda field: field in ("evt.type", "proc.name"))
+    error = only_error(result)
+    assert error.message == f"filter_check called with nonexistent field {name}"
+    assert (error.code, where(error)) == (code, place) and "r" not in result.rules
+
+
+@pytest.mark.parametrize("name", ["k8s.pod.label.app", "container.label.maintainer",
+                                  "evt.arg.mode", "proc.env.HOME", "k8smeta.pod.name",
+                                  "container.image.repository", "proc.stdin.name"])
+def test_falco_fields_include_plugins_and_dotted_arguments(name):
+    from scapula.replay.rules.falco_fields import is_falco_field
+    assert is_falco_field(name)
+    assert not is_falco_field(name.replace(".", "_", 1))
+
+
+@pytest.mark.parametrize("field", ["proc.nmae", "k8s.ns.name"])
+def test_unknown_field_with_skip_if_unknown_filter_leaves_the_rule_out(field):
+    result = load(rule(condition=f"evt.type = open and {field} = cat")
                   + "  skip-if-unknown-filter: true\n",
-                  known_field=lambda name: name != "proc.nmae")
+                  known_field=lambda name: name != field)
     assert result.ok and "r" not in result.rules
+    assert [p.code for p in result.warnings] == ["LOAD_UNKNOWN_FILTER"]
 
 
 def test_versions_are_reported_not_fatal():
@@ -403,3 +434,15 @@ def test_upstream_rules_load_together(shared_dir):
     assert result.required_engine_version == "0.57.0"
     assert all(not r.event_types.is_all for r in result.rules.values())
     assert elapsed < 2.0
+
+
+def test_upstream_rules_with_scapulas_fields_only_warn_of_missing_data(shared_dir):
+    """Every field of the upstream rules is one Falco defines: none is an error, and
+    the rules that read Kubernetes metadata load disabled with a warning each."""
+    from scapula.replay.fields import lookup
+    paths = [shared_dir / "corpus" / "rules" / name for name in UPSTREAM]
+    result = load_files(paths, known_field=lambda name: lookup(name) is not None)
+    assert result.errors == []
+    assert {p.code for p in result.warnings} == {"LOAD_UNKNOWN_FILTER"}
+    assert {p.message.split("'")[1] for p in result.warnings} == {"k8s.ns.name", "k8s.pod.name"}
+    assert len(result.warnings) == 6 and len(result.rules) == 93
