@@ -72,7 +72,9 @@ def write(directory: str, capture: int, host: str, stream) -> None:
     written (a full disk) is an OutputError; the stream's own errors pass as they are."""
     path = path_of(directory, capture)
     try:
-        out = pq.ParquetWriter(path, FILE_SCHEMA, compression=COMPRESSION,
+        # buffered: the writer's pages came to the file one small write at a time
+        sink = pa.output_stream(path, buffer_size=1 << 20)
+        out = pq.ParquetWriter(sink, FILE_SCHEMA, compression=COMPRESSION,
                                use_dictionary=DICTIONARY, write_statistics=STATISTICS,
                                **WRITER)
     except OSError as e:
@@ -87,11 +89,13 @@ def write(directory: str, capture: int, host: str, stream) -> None:
     except BaseException:
         try:   # the file goes anyway (discard()); the first error is the one to tell
             out.close()
+            sink.close()
         except OSError:
             pass
         raise
     try:
         out.close()
+        sink.close()
     except OSError as e:
         raise _cannot(path, e) from None
 
