@@ -226,12 +226,15 @@ ORDER BY capture, ts, seq;
 -- /var/tmp or /dev/shm, from a memfd (fileless), or from a file deleted since; also the
 -- processes already running so when the recording started (ts: their start).
 --   filename: what was run as given, made absolute with the exec's cwd (a script's
---   path, where exe is its interpreter).
+--   path, where exe is its interpreter); one that climbs (..) is left as given and
+--   not judged: without the file system, /tmp/a/../../bin/x cannot be told apart.
 CREATE OR REPLACE VIEW suspicious AS
 WITH runs AS (
     SELECT capture, host, ts, pid, ppid, parent_exe, exe,
-           CASE WHEN filename LIKE '/%' OR cwd IS NULL THEN filename
-                ELSE cwd || '/' || filename END AS filename,
+           CASE WHEN filename LIKE '/%' OR cwd IS NULL OR filename LIKE '%..%'
+                THEN filename
+                ELSE regexp_replace(cwd || '/' || filename, '/(\./)+', '/', 'g') END
+               AS filename,
            cmdline, coalesce(exe_flags, 0) AS exe_flags, proc_id
     FROM exec_timeline
     UNION ALL
@@ -240,12 +243,13 @@ WITH runs AS (
     FROM processes p LEFT JOIN processes pp ON pp.proc_id = p.parent_id
     WHERE p.origin = 'snapshot'
 ), judged AS (
-    SELECT *,
+    SELECT *, filename NOT LIKE '%/..%' AS plain,   -- (a climbing path is not judged)
            CASE
                WHEN exe_flags & 1 <> 0 OR exe LIKE '/memfd:%' THEN 'memfd exec'
-               WHEN exe LIKE '/tmp/%' OR exe LIKE '/var/tmp/%' OR filename LIKE '/tmp/%'
-                 OR filename LIKE '/var/tmp/%' THEN 'exec from /tmp'
-               WHEN exe LIKE '/dev/shm/%' OR filename LIKE '/dev/shm/%'
+               WHEN exe LIKE '/tmp/%' OR exe LIKE '/var/tmp/%'
+                 OR (plain AND (filename LIKE '/tmp/%' OR filename LIKE '/var/tmp/%'))
+                   THEN 'exec from /tmp'
+               WHEN exe LIKE '/dev/shm/%' OR (plain AND filename LIKE '/dev/shm/%')
                    THEN 'exec from /dev/shm'
                WHEN exe_flags & 4 <> 0 THEN 'exec of a deleted file'
            END AS reason

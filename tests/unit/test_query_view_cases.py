@@ -172,6 +172,9 @@ def test_suspicious_sees_scripts_relative_runs_and_what_ran_before(tmp_path, mon
         ev("procfork", 1400, 100, child_pid=202, child_tid=202, exe=b"/bin/sh"),
         ev("procexec", 1500, 202, filename=b"/bin/ls", argv=[b"ls"], exe=b"/bin/ls",
            cwd=b"/tmp"),   # run in /tmp, not from it
+        ev("procfork", 1600, 100, child_pid=203, child_tid=203, exe=b"/bin/sh"),
+        ev("procexec", 1700, 203, filename=b"../../../bin/true", argv=[b"true"],
+           exe=b"/bin/true", cwd=b"/tmp/d1"),   # from /tmp/d1, but out of it
     ]
     monkeypatch.setattr(test_query, "SNAPSHOT", snapshot)   # a fileless process before
     con = load(tmp_path, events)
@@ -179,7 +182,7 @@ def test_suspicious_sees_scripts_relative_runs_and_what_ran_before(tmp_path, mon
     con.close()
     assert got == [(50, "memfd exec", "/memfd:x (deleted)", None),
                    (200, "exec from /tmp", "/bin/sh", "/tmp/drop.sh"),
-                   (201, "exec from /dev/shm", "/bin/sh", "/dev/shm/./run")]
+                   (201, "exec from /dev/shm", "/bin/sh", "/dev/shm/run")]
 
 
 def test_an_o_tmpfile_fd_is_a_file_not_its_directory(view):
