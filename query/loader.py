@@ -149,8 +149,9 @@ def load_one(con, path: str, warn, window_rows: int | None = None,
             if events:   # the rollback cannot take back a file or held batches
                 events.discard(capture)
             raise
-    for w in cap.warnings:
-        warn(w)
+    for w in cap.warnings + [cap.dropped_warning()]:
+        if w:
+            warn(w)
     _same_recording(con, capture, path, warn)
     return capture
 

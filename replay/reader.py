@@ -328,6 +328,16 @@ class Capture:
             self._scanned = True
         return self._scanned_stats or {}
 
+    def dropped_warning(self) -> str | None:
+        """What the kernel could not hand over while recording, as a warning for a
+        report made from this file (None: nothing was lost)."""
+        drops = [d for d in (self.stats.get("drops") or []) if isinstance(d, int)]
+        if not sum(drops):
+            return None
+        per_cpu = ", ".join(f"cpu{i} {n:,}" for i, n in enumerate(drops) if n)
+        return (f"{self.path}: {sum(drops):,} events were dropped while recording "
+                f"({per_cpu}; the ring buffer was full): nothing here includes them")
+
     def close(self) -> None:
         self._f.close()
 

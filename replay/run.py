@@ -158,8 +158,9 @@ def replay(paths: list[str], engine: Engine | None, on_alert, *, since=None, unt
         if keep is None:
             stats.judged = stats.events   # without --filter every event is judged (most by no rule)
     finally:
-        for s in sources:
-            stats.warnings += [f"{s.cap.path}: {w}" for w in s.cap.warnings]
+        for s in sources:   # (each warning names its file already)
+            dropped = s.cap.dropped_warning()
+            stats.warnings += list(s.cap.warnings) + ([dropped] if dropped else [])
             s.cap.close()
     stats.seconds = time.perf_counter() - started
     return stats

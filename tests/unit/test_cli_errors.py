@@ -116,3 +116,14 @@ def test_a_damaged_start_snapshot_is_skipped_and_the_events_still_load(tmp_path)
     r = subprocess.run([SCAPULA, "query", path, "SELECT count(*) AS n, count(DISTINCT pid) "
                         "AS p FROM events"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.splitlines()[-1].split() == ["6", "2"], r.stderr
+
+
+def test_events_dropped_while_recording_are_said_by_print_and_replay(tmp_path):
+    from tests.unit.test_query import workload, write as write_query
+    path = write_query(tmp_path / "a.scapula", workload(), drops=(0, 2))
+    said = (f"scapula: warning: {path}: 2 events were dropped while recording (cpu1 2; "
+            "the ring buffer was full): nothing here includes them\n")
+    r = scapula("print", path)
+    assert r.returncode == 0 and r.stderr == said, r.stderr
+    r = scapula("replay", path)
+    assert r.returncode == 0 and said in r.stderr, r.stderr

@@ -54,18 +54,19 @@ def workload():
     ]
 
 
-def write(path, rows, host="h1"):
+def write(path, rows, host="h1", drops=(0, 0)):
+    """A capture of `rows` on `host`; `drops`: what each CPU lost (said on every load)."""
     w = CaptureWriter(open_output(str(path)), str(path))
     w.header({"host": host, "config": {}}, SNAPSHOT, [[100, 0, b"/dev/pts/0"]])
     w.chunk(rows)
-    w.close({"drops": [0, 2], "sent": [5, 6]})
+    w.close({"drops": list(drops), "sent": [5, 6]})
     return path
 
 
 @pytest.fixture
 def con(tmp_path):
     c = loader.connect()
-    loader.load(c, [write(tmp_path / "a.scapula", workload())])
+    loader.load(c, [write(tmp_path / "a.scapula", workload(), drops=(0, 2))])
     yield c
     c.close()
 
@@ -775,3 +776,11 @@ def test_print_numbers_events_by_their_place_as_seq_does(tmp_path):
         assert [int(line.split()[0]) for line in r.stdout.splitlines()] == [s + 1 for s in seqs]
         r = scapula("print", a, *args, "--json")
         assert [json.loads(line)["seq"] for line in r.stdout.splitlines()] == seqs
+
+
+def test_events_dropped_while_recording_are_said_on_load(tmp_path):
+    a = write(tmp_path / "a.scapula", workload(), drops=(0, 2))
+    r = scapula("query", a, "SELECT dropped FROM captures", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) == [{"dropped": 2}]
+    assert r.stderr == (f"scapula: warning: {a}: 2 events were dropped while recording "
+                        "(cpu1 2; the ring buffer was full): nothing here includes them\n")
