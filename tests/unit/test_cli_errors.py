@@ -127,3 +127,14 @@ def test_events_dropped_while_recording_are_said_by_print_and_replay(tmp_path):
     assert r.returncode == 0 and r.stderr == said, r.stderr
     r = scapula("replay", path)
     assert r.returncode == 0 and said in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["print"], "scapula: print: Missing argument 'FILE'. (--help says more)"),
+    (["bogus"], "scapula: No such command 'bogus'. (--help says more)"),
+    (["record", "--duration", "0"], "scapula: record: Invalid value for '--duration': 0.0 "
+     "is not in the range x>0. (--help says more)"),
+])
+def test_usage_errors_are_one_line_too(args, message):
+    r = scapula(*args)
+    assert r.returncode == 2 and r.stderr == message + "\n" and r.stdout == ""
