@@ -72,12 +72,18 @@ def test(spec):
     spec_data, base = _read_spec(spec)
     captures = [str(base / c) for c in spec_data["captures"]]
     ruleset = load_rules([str(base / r) for r in spec_data["rules"]])
+    for i, exp in enumerate(spec_data["expect"], 1):
+        if exp["rule"] not in ruleset.rules:   # it would pass as never firing
+            raise UsageError(f"{spec}: expectation {i}: no rule named {exp['rule']!r} in "
+                             "the rules files")
     engine = engine_for(ruleset)
     fired: dict[str, list] = {}
     replay(captures, engine, lambda alert, ctx: fired.setdefault(alert.rule, []).append(alert))
     failures = 0
     for i, exp in enumerate(spec_data["expect"], 1):
         ok, detail = _check(exp, fired.get(exp["rule"], []))
+        if not ruleset.rules[exp["rule"]].enabled:   # its never holds for nothing
+            ok, detail = False, "the rule is loaded disabled: it cannot fire"
         failures += not ok
         click.echo(f"{'PASS' if ok else 'FAIL'}  {exp['rule']}: {detail}")
     total = len(spec_data["expect"])

@@ -119,3 +119,26 @@ def test_other_modes_are_numbers_as_in_libsinsp(tmp_path, event, mode, text):
 def test_evt_args_names_a_chmod_mode(tmp_path):
     [alert] = replayed(tmp_path, "evt.type = fchmod", "%evt.args", "fchmod", 0o2750)
     assert "mode=S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISGID" in alert["output"]
+
+
+def test_a_rules_test_naming_no_rule_is_a_bad_spec(tmp_path):
+    rules = rules_file(tmp_path, "evt.type = fchmodat")
+    capture(tmp_path)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("captures: [cap.scapula]\nrules: [rules.yaml]\nexpect:\n"
+                    "  - rule: x\n    count: 1\n  - rule: y\n    never: true\n")
+    r = scapula("rules", "test", spec)
+    # a misspelt name would otherwise pass as never firing
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == f"scapula: {spec}: expectation 2: no rule named 'y' in the rules files\n"
+    spec.write_text(spec.read_text().replace("rule: y", "rule: x").replace("never", "count")
+                    .replace("true", "1"))
+    r = scapula("rules", "test", spec)
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "2 passed, 0 failed", r.stdout
+    # a rule loaded disabled cannot fire: its expectation fails, never included
+    rules.write_text(rules.read_text() + "  enabled: false\n")
+    spec.write_text("captures: [cap.scapula]\nrules: [rules.yaml]\nexpect:\n"
+                    "  - rule: x\n    never: true\n")
+    r = scapula("rules", "test", spec)
+    assert r.returncode == 1
+    assert "FAIL  x: the rule is loaded disabled: it cannot fire" in r.stdout
