@@ -10,7 +10,7 @@ from scapula.capture.program import (DEFAULT_SNAPLEN, MAX_PATH, ProgramConfig, b
 from scapula.capture.btf import BTF
 from scapula.capture.recorder import Recorder, RecordOptions
 from scapula.capture.rotation import RotationPolicy
-from scapula.console import clean_errors
+from scapula.console import RULES_FILE, clean_errors
 from scapula.errors import UsageError
 from scapula.schemas import events as schema
 
@@ -109,7 +109,7 @@ def parse_snaplen(text: str) -> int:
 @click.option("--keep", metavar="N", help="With rotation: keep only the newest N files.")
 @click.option("--max-size", metavar="SIZE",
               help="Stop when the file (with rotation, the current file) would pass SIZE.")
-@click.option("--rules", "rule_files", multiple=True, type=click.Path(),
+@click.option("--rules", "rule_files", multiple=True, type=RULES_FILE,
               help="Judge events with these Falco rules files while recording, printing alerts "
                    "as they happen; unless --syscalls/--io/--all say otherwise, record only "
                    "what the rules and the process/fd state need.")

@@ -9,7 +9,7 @@ import click
 import duckdb
 import pyarrow as pa
 
-from scapula.console import clean_errors, warn
+from scapula.console import RULES_FILE, clean_errors, warn
 from scapula.errors import UsageError, sql_message
 from scapula.query import alerts, loader, storage
 from scapula.query.output import output_options, render
@@ -59,7 +59,7 @@ def rules_options(fn):
     fn = click.option("--default-rules", is_flag=True,
                       help="Judge with scapula's own rules (with --rules: them first).")(fn)
     fn = click.option("-r", "--rules", "rule_files", multiple=True,
-                      type=click.Path(),   # a directory: exit 3 from the loader, not click's 2
+                      type=RULES_FILE,
                       help="Replay the captures through this rules file (repeat; loaded "
                            "in order) into the alerts table.")(fn)
     return fn
@@ -114,7 +114,7 @@ def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True
         with store.failures():
             ids = store.load(con, files, warn)
             if not files:
-                ids = [r[0] for r in con.execute("SELECT capture FROM captures").fetchall()]
+                ids = loader.capture_ids(con)
             if fd_lifetimes:
                 loader.build_fds(con, ids)
             store.loaded(con)
@@ -129,14 +129,17 @@ def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True
     return con
 
 
+def _statements(sql: str) -> list:
+    try:
+        return duckdb.extract_statements(sql)
+    except duckdb.Error as e:
+        raise UsageError(sql_message(e)) from None
+
+
 def run_script(con, sql: str) -> None:
     """Every statement of `sql` in turn, each result printed as a table; the first
     error stops it (exit 2)."""
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as e:
-        raise UsageError(sql_message(e)) from None
-    for st in statements:
+    for st in _statements(sql):
         try:
             if st.type in _ROWS:
                 render(arrow_table(con.sql(st.query)), None)
@@ -154,10 +157,7 @@ _ROWS = (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN,
 def _check_statements(sql: str) -> None:
     """One query's rows are printed: statements before it may set things up (SET,
     CREATE VIEW) but not give rows of their own, which would be lost unseen."""
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as e:
-        raise UsageError(sql_message(e)) from None
+    statements = _statements(sql)
     if not statements:
         raise UsageError("no SQL statement to run (the SQL is empty)")
     for st in statements[:-1]:

@@ -61,12 +61,10 @@ def export_command(files, out, fmt, tables, db, overwrite, rule_files, default_r
                 with store.failures():
                     ids = store.load(con, files, warn)
                     if rules is not None:   # (no file named: every capture in --db)
-                        alerts.judge(con, ids or [r[0] for r in con.execute(
-                            "SELECT capture FROM captures").fetchall()], rules, warn)
+                        alerts.judge(con, ids or loader.capture_ids(con), rules, warn)
                     tables = export.choose_tables(con, fmt, wanted)
                     if "fds" in tables:   # those of every capture in the database
-                        loader.build_fds(con, [r[0] for r in con.execute(
-                            "SELECT capture FROM captures").fetchall()])
+                        loader.build_fds(con, loader.capture_ids(con))
                     store.loaded(con)
                 written = export.write(con, target.stage, fmt, tables)
                 export.write_manifest(target.stage, export.manifest(con, fmt, written))

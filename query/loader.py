@@ -17,6 +17,11 @@ from scapula.query.processes import Lifetimes
 from scapula.replay.reader import Capture
 
 
+# DuckDB failing to write (a full disk): an IOException, or a TransactionException when
+# a commit cannot write its log, after which it refuses everything (FatalException).
+WRITE_FAILURES = (duckdb.IOException, duckdb.TransactionException, duckdb.FatalException)
+
+
 def connect(db: str | None = None, events: EventSink | None = None) -> duckdb.DuckDBPyConnection:
     """A database with scapula's tables and views: in memory, or the file `db`.
     `events`: `events` is a view of what that sink holds (query/event_sink.py), for a
@@ -37,7 +42,7 @@ def connect(db: str | None = None, events: EventSink | None = None) -> duckdb.Du
     run(con, "SET threads = 1")
     try:
         con.execute(";\n".join(qs.ddl(views)))
-    except (duckdb.IOException, duckdb.TransactionException, duckdb.FatalException):
+    except WRITE_FAILURES:
         con.close()   # a full disk (Storage.failures says so)
         raise
     except duckdb.Error as e:   # an old file's table lacks a column to comment on
@@ -112,6 +117,11 @@ def _no_cycle_collector():
             gc.enable()
 
 
+def capture_ids(con) -> list[int]:
+    """Every capture in the database."""
+    return [r[0] for r in con.execute("SELECT capture FROM captures").fetchall()]
+
+
 def build_fds(con, captures) -> None:
     """The `fds` rows of every capture in `captures` that has none yet (every capture
     with a snapshot has some, so none means not built)."""
@@ -149,9 +159,8 @@ def load_one(con, path: str, warn, window_rows: int | None = None,
             if events:   # the rollback cannot take back a file or held batches
                 events.discard(capture)
             raise
-    for w in cap.warnings + [cap.dropped_warning()]:
-        if w:
-            warn(w)
+    for w in cap.report_warnings():
+        warn(w)
     _same_recording(con, capture, path, warn)
     return capture
 

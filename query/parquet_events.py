@@ -88,16 +88,22 @@ def write(directory: str, capture: int, host: str, stream) -> None:
                 raise _cannot(path, e) from None
     except BaseException:
         try:   # the file goes anyway (discard()); the first error is the one to tell
-            out.close()
-            sink.close()
+            _close(out, sink)
         except OSError:
             pass
         raise
     try:
-        out.close()
-        sink.close()
+        _close(out, sink)
     except OSError as e:
         raise _cannot(path, e) from None
+
+
+def _close(writer, sink) -> None:
+    """The writer (its footer into the buffer), then the file, even if the first fails."""
+    try:
+        writer.close()
+    finally:
+        sink.close()
 
 
 def _cannot(path: str, e: OSError) -> OutputError:

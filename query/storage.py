@@ -124,18 +124,16 @@ class Storage:
 
     @contextmanager
     def failures(self):
-        """DuckDB failing to write its database or to stay under its memory limit
-        while setting up or loading: one line, not its exception. A full disk shows as
-        an IOException, or as a TransactionException when a commit cannot write its
-        log, after which DuckDB refuses everything (FatalException)."""
+        """DuckDB failing to write its database (loader.WRITE_FAILURES) or to stay
+        under its memory limit while setting up or loading: one line, not its
+        exception."""
         try:
             yield
         except duckdb.OutOfMemoryException as e:
             limit = self.memory_limit or "none set"
             raise UsageError(f"DuckDB ran out of memory (its limit: {limit}; "
                              f"--memory-limit sets it): {first_line(e)}") from None
-        except (duckdb.IOException, duckdb.TransactionException,
-                duckdb.FatalException) as e:
+        except loader.WRITE_FAILURES as e:
             where = self.db or self.tmp   # no file: what DuckDB spills, in TMPDIR
             raise OutputError(f"{where}: cannot write the database: {first_line(e)}"
                               if where else f"cannot write the database: {first_line(e)}") \

@@ -116,9 +116,8 @@ def print_events(file, as_json, types, pids, expr):
                 continue
             click.echo(json.dumps({"seq": num - 1, **ev.as_dict()}) if as_json
                        else event_line(num, ev))
-        for w in cap.warnings + [cap.dropped_warning()]:
-            if w:
-                warn(w)
+        for w in cap.report_warnings():
+            warn(w)
 
 
 def _numbered(cap, wanted):

@@ -37,7 +37,8 @@ class Capture:
         try:
             # a pipe (record -w - | ..., <(cat f)) or a FIFO: the footer is at the end,
             # so a capture is read with seeks; and opening a FIFO waits for a writer
-            if stat.S_ISFIFO(os.stat(path).st_mode) or stat.S_ISSOCK(os.stat(path).st_mode):
+            mode = os.stat(path).st_mode
+            if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
                 raise InputError(f"{path}: a pipe, not a file: captures are read from files "
                                  "(write it to one first, e.g. record -w FILE)")
             self._f = open(path, "rb")
@@ -328,15 +329,16 @@ class Capture:
             self._scanned = True
         return self._scanned_stats or {}
 
-    def dropped_warning(self) -> str | None:
-        """What the kernel could not hand over while recording, as a warning for a
-        report made from this file (None: nothing was lost)."""
+    def report_warnings(self) -> list[str]:
+        """What a report made from this file says after reading it: what was wrong
+        with the file, and what the kernel could not hand over while recording."""
         drops = [d for d in (self.stats.get("drops") or []) if isinstance(d, int)]
         if not sum(drops):
-            return None
+            return list(self.warnings)
         per_cpu = ", ".join(f"cpu{i} {n:,}" for i, n in enumerate(drops) if n)
-        return (f"{self.path}: {sum(drops):,} events were dropped while recording "
-                f"({per_cpu}; the ring buffer was full): nothing here includes them")
+        return self.warnings + [f"{self.path}: {sum(drops):,} events were dropped while "
+                                f"recording ({per_cpu}; the ring buffer was full): "
+                                "nothing here includes them"]
 
     def close(self) -> None:
         self._f.close()

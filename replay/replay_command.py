@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from scapula.console import clean_errors, warn
+from scapula.console import RULES_FILE, clean_errors, warn
 from scapula.errors import InputError, UsageError
 from scapula.replay.commands import iso
 from scapula.replay.engine import Engine
@@ -13,11 +13,6 @@ from scapula.replay.run import check_paths, event_filter, replay
 
 PRIORITIES = ("emergency", "alert", "critical", "error", "warning", "notice", "informational",
               "info", "debug")
-
-
-# A rules file is checked by the loader, not by click: a directory or an unreadable
-# file is bad input (exit 3, one line naming it), as a missing or broken one is.
-RULES_FILE = click.Path()
 
 
 def default_rules_path() -> str:

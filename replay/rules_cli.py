@@ -5,11 +5,10 @@ from pathlib import Path
 
 import click
 
-from scapula.console import clean_errors
+from scapula.console import RULES_FILE, clean_errors
 from scapula.errors import InputError, UsageError
 from scapula.replay.engine import Engine
 from scapula.replay.fields import FIELDS_LIST, lookup
-from scapula.replay.replay_command import RULES_FILE
 from scapula.replay.run import replay
 
 

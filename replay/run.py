@@ -159,8 +159,7 @@ def replay(paths: list[str], engine: Engine | None, on_alert, *, since=None, unt
             stats.judged = stats.events   # without --filter every event is judged (most by no rule)
     finally:
         for s in sources:   # (each warning names its file already)
-            dropped = s.cap.dropped_warning()
-            stats.warnings += list(s.cap.warnings) + ([dropped] if dropped else [])
+            stats.warnings += s.cap.report_warnings()
             s.cap.close()
     stats.seconds = time.perf_counter() - started
     return stats

@@ -6,6 +6,10 @@ import click
 
 from scapula.errors import ScapulaError
 
+# A rules file is checked by the loader, not by click: a directory or an unreadable
+# file is bad input (exit 3, one line naming it), as a missing or broken one is.
+RULES_FILE = click.Path()
+
 
 def clean_errors(fn):
     """Turn scapula's exceptions into one line on stderr and their exit code."""
