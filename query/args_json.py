@@ -8,7 +8,8 @@ the 1,006 MB that 1.2M events took in memory. The JSON text of only the fields a
 has costs ~80 ns per event to insert. It also keeps `events` the same shape whatever
 parameters a later event table adds, so databases and Parquet exports of different
 scapula versions still line up. JSON keeps numbers apart from text, and DuckDB casts
-them back: CAST(args->>'uid' AS BIGINT); `query.schema.arg()` writes that for a key."""
+them back: CAST(args->>'uid' AS BIGINT); `query.schema.arg()` writes that for a key;
+the typed.<type> views (query/typed_views.py) give each type's args as a typed STRUCT."""
 import pyarrow as pa
 import pyarrow.compute as pc
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from scapula.console import RULES_FILE, clean_errors, warn
 from scapula.errors import UsageError, sql_message
-from scapula.query import alerts, loader, storage
+from scapula.query import alerts, loader, storage, typed_views
 from scapula.query.output import output_options, render
 from scapula.query.relations import arrow_table
 
@@ -102,9 +102,11 @@ def owner_only() -> None:
     os.umask(os.umask(0o077) | 0o077)
 
 
-def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True):
+def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True,
+            typed: bool = True):
     """The database with `files` loaded (`fd_lifetimes`: with their `fds` rows,
-    those of captures already in the database included); with `rules`, those
+    those of captures already in the database included; `typed`: with the typed.<type>
+    views); with `rules`, those
     captures (all in the database when no file is named) judged into `alerts`."""
     if not files and not store.db:
         raise UsageError("no capture files (and no --db) to query")
@@ -117,6 +119,8 @@ def open_db(files, store: storage.Storage, rules=None, fd_lifetimes: bool = True
                 ids = loader.capture_ids(con)
             if fd_lifetimes:
                 loader.build_fds(con, ids)
+            if typed:
+                typed_views.create(con)
             store.loaded(con)
             if rules is not None:
                 tty = sys.stderr.isatty()
@@ -208,7 +212,8 @@ def query_command(args, db, view, pid, params, rule_files, default_rules, memory
     event_types, and alerts and alert_runs (from --rules, kept in --db until other
     rules replace them); views: process_tree,
     exec_timeline, file_activity, network_activity, connections, privilege_changes,
-    suspicious; table macros process_ancestors(pid) and process_descendants(pid).
+    suspicious; table macros process_ancestors(pid) and process_descendants(pid);
+    typed.<type>: one event type's events, args a STRUCT of its typed parameters.
     """
     if view:
         files, sql = list(args), view_sql(view, pid)
@@ -231,7 +236,7 @@ def query_command(args, db, view, pid, params, rule_files, default_rules, memory
     owner_only()
     store = storage.Storage(files, db, memory_limit, in_memory)
     try:
-        con = open_db(files, store, rules, uses_fds(sql))
+        con = open_db(files, store, rules, uses_fds(sql), typed_views.uses_typed(sql))
         try:
             render(run_sql(con, sql, values), fmt)
         finally:

@@ -44,6 +44,11 @@ class EventSink:
 
     def attach(self, con) -> None:
         """Before the views are made: the held table, empty, so that they bind."""
+        # Every statement naming `events` reads the files' footers again (~8 ms each on
+        # 5M events): binding the typed views took 0.73 s, a small count 30 ms. Cached,
+        # 0.06 s and 3 ms. A file is never rewritten under the same name while cached
+        # (DuckDB checks its modification time anyway).
+        con.execute("SET parquet_metadata_cache = true").fetchall()
         if self.budget > 0:
             self._con = con
             self.publish()

@@ -107,3 +107,24 @@ def test_two_captures_two_hosts(recorded, tmp_path):
     assert (a["capture"], b["capture"]) == (1, 2) and a["n"] == b["n"]
     r = scapula("query", "--db", db, "SELECT count(*) AS n FROM captures", "--json")
     assert json.loads(r.stdout) == [{"n": 2}]
+
+
+def test_typed_args_of_the_workload(recorded):
+    """The workload's forks and execs through typed.<type>: args typed, as recorded."""
+    tmp, cap, script = recorded
+    pid = root_pid(cap, script)
+    forks = query(cap, "SELECT args.child_pid AS child, args.cwd AS cwd, "
+                       "typeof(args.child_pid) AS t FROM typed.procfork WHERE pid = $p "
+                       "ORDER BY seq", "-p", f"p={pid}")
+    assert len(forks) == 4 and {f["t"] for f in forks} == {"BIGINT"}
+    assert {f["cwd"] for f in forks} == {str(tmp)}
+    children = query(cap, "SELECT pid, cmdline FROM processes WHERE ppid = $p ORDER BY start",
+                     "-p", f"p={pid}")
+    assert [f["child"] for f in forks] == [c["pid"] for c in children]
+    execs = query(cap, "SELECT pid, args.filename AS filename, args.argv AS argv, args.cwd "
+                       "AS cwd FROM typed.procexec WHERE pid IN (SELECT pid FROM processes "
+                       "WHERE ppid = $p) ORDER BY seq", "-p", f"p={pid}")
+    assert [(e["argv"], e["cwd"]) for e in execs][:3] == [
+        (["mv", "a.txt", "b.txt"], str(tmp)), (["rm", "b.txt"], str(tmp)),
+        (["/bin/sh", "-c", "exit 7"], str(tmp))]
+    assert execs[0]["filename"].endswith("/mv") and execs[3]["argv"][0] == sys.executable

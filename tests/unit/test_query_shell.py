@@ -66,9 +66,12 @@ def test_sql_piped_in_without_the_duckdb_command(tmp_path):
     bin_dir.mkdir()
     r = scapula("shell", cap, input="SELECT count(*) AS n FROM events;\n"
                 "CREATE VIEW cats AS SELECT pid FROM processes WHERE exit_code = 5;\n"
-                "SELECT pid FROM cats;\n", env=env_with_path(str(bin_dir)))
+                "SELECT pid FROM cats;\n"
+                "SELECT args.child_pid AS c FROM typed.procfork;\n",
+                env=env_with_path(str(bin_dir)))
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == ["n", "-", "6", "pid", "---", "200"]
+    # the typed views are there without the SQL naming them when the shell opened
+    assert r.stdout.splitlines() == ["n", "-", "6", "pid", "---", "200", "c", "---", "200"]
     r = scapula("shell", cap, input="SELECT 1;\nSELECT * FROM nowhere;\nSELECT 3;\n",
                 env=env_with_path(str(bin_dir)))
     assert r.returncode == 2 and r.stdout.splitlines() == ["1", "-", "1"]
