@@ -36,14 +36,10 @@ def view_sql(etype: str, args: dict) -> str:
     if not args:   # DuckDB has no empty STRUCT: the type's events without the column
         select = "SELECT * EXCLUDE (args)"
     else:
-        shape = json.dumps({k: _json_type(t) for k, t in args.items()})
+        shape = json.dumps(dict(args))   # json_transform takes SQL type names as they are
         select = f"SELECT * REPLACE (json_transform(args, {_quoted_text(shape)}) AS args)"
-    return f"CREATE OR REPLACE VIEW typed.{name} AS {select} FROM main.events WHERE type = {literal}"
-
-
-def _json_type(sql: str):
-    """json_transform's spelling of a SQL type: a list is its element type in brackets."""
-    return [_json_type(sql[:-2])] if sql.endswith("[]") else sql
+    return (f"CREATE OR REPLACE VIEW typed.{name} AS {select} FROM main.events "
+            f"WHERE type = {literal}")
 
 
 def _quoted_name(name: str) -> str:

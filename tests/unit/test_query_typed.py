@@ -6,22 +6,9 @@ from scapula.query import loader, typed_views
 from scapula.query.relations import arrow_table
 from scapula.query import schema as qs
 from scapula.schemas import events as schema
-from scapula.schemas import sockaddr
 from tests.conftest import scapula
 from tests.unit.test_format import expected, row
-from tests.unit.test_query import workload, write
-
-
-def _typed_value(p, value):
-    """What a typed view gives back for a parameter written as `value`: its own kind's
-    type (ptrace's `target` a number, though the name is text in kill's args)."""
-    if p.kind == "sockaddr":
-        return sockaddr.text(value)
-    if p.kind == "argv":
-        return [v.decode("utf-8", "backslashreplace") for v in value]
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
-    return value
+from tests.unit.test_query import args_value, workload, write
 
 
 def test_every_parameter_of_every_type_comes_back_typed(tmp_path):
@@ -44,7 +31,7 @@ def test_every_parameter_of_every_type_comes_back_typed(tmp_path):
         types = ", ".join(f'typeof(args."{p.name}")' for p in params)
         assert con.execute(f'SELECT {types} FROM typed."{e.name}"').fetchall()[0] == \
             tuple(qs.KIND_SQL[p.kind] for p in params), e.name
-        want = {p.name: _typed_value(p, values[e.name][1][p.name]) for p in params}
+        want = {p.name: args_value(p, values[e.name][1][p.name], typed=True) for p in params}
         assert args.to_pylist()[0] == want, e.name
         checked += len(params)
     assert checked > 100
@@ -78,7 +65,7 @@ def test_view_sql_quotes_what_it_names():
     assert 'typed."we""ird\'s"' in sql
     assert "type = 'we\"ird''s'" in sql
     assert json.loads(sql.split("json_transform(args, '")[1].split("') AS")[0]
-                      .replace("''", "'")) == {"a'b": ["VARCHAR"], "n": "BIGINT"}
+                      .replace("''", "'")) == {"a'b": "VARCHAR[]", "n": "BIGINT"}
 
 
 def test_query_makes_the_views_when_its_sql_names_them(tmp_path):
