@@ -88,13 +88,13 @@ def _copy(con, stage: str, fmt: str, table: str) -> Written:
         name = f"{table}.{fmt}"
         options = "FORMAT CSV, HEADER" if fmt == "csv" else "FORMAT JSON"
         target = os.path.join(stage, name)
-    (rows,) = con.execute(f"COPY ({sql.select}) TO '{_sql_text(target)}' ({options})").fetchone()
+    (rows,) = con.execute(f"COPY ({sql.select}) TO {qs.sql_text(target)} ({options})").fetchone()
     if fmt == "parquet" and sql.partition_by and not rows:
         # no rows, no partition, no file: one empty file, its columns all in it (the
         # partition columns too), so that a reader of the directory finds the table
         empty = os.path.join(target, "data_0.parquet")
         os.makedirs(target, exist_ok=True)
-        con.execute(f"COPY (SELECT * FROM ({sql.select}) LIMIT 0) TO '{_sql_text(empty)}' "
+        con.execute(f"COPY (SELECT * FROM ({sql.select}) LIMIT 0) TO {qs.sql_text(empty)} "
                     "(FORMAT PARQUET, COMPRESSION ZSTD)")
     return Written(table, name, rows, sql.partition_by)
 
@@ -133,6 +133,3 @@ def _column_docs(table: str) -> dict[str, str]:
         docs["date"] = "the event's UTC date (a partition column in Parquet)"
     return docs
 
-
-def _sql_text(text: str) -> str:
-    return text.replace("'", "''")

@@ -7,10 +7,10 @@ compression as the row groups are written, which made a memory-bounded load half
 fast as one in memory; one in memory costs ~0.3 KB an event. pyarrow writes the
 loader's batches as they come, with dictionary pages and LZ4, for about what DuckDB's
 insert into memory costs, holding one batch at a time (5M events, the session this
-was written: 1.02M ev/s in 327 MB, against 0.50M in 467 MB into DuckDB's file). DuckDB reads the files back fast and
-skips row groups by their statistics: each batch is one row group, and a flush
-window's batches hold only its own seq range, so the seq ranges the fds table is
-built from prune well."""
+was written: 1.02M ev/s in 327 MB, against 0.50M in 467 MB into DuckDB's file). DuckDB
+reads the files back fast and skips row groups by their statistics: each batch is one
+row group, and a flush window's batches hold only its own seq range, so the seq ranges
+the fds table is built from prune well."""
 import os
 
 import pyarrow as pa
@@ -52,10 +52,10 @@ def prepare(directory: str, also: str | None = None) -> str:
         pq.write_table(FILE_SCHEMA.empty_table(), empty)
     except OSError as e:
         raise _cannot(empty, e) from None
-    glob = os.path.join(directory, "*.parquet").replace("'", "''")
+    glob = os.path.join(directory, "*.parquet")
     cols = ", ".join(f'{DERIVED[c.name]} AS "{c.name}"' if c.name in DERIVED
                      else f'"{c.name}"' for c in qs.EVENTS)
-    rows = f"read_parquet('{glob}')"
+    rows = f"read_parquet({qs.sql_text(glob)})"
     if also:
         names = ", ".join(f'"{f.name}"' for f in FILE_SCHEMA)
         # `also` first: its captures were loaded before any that went to a file

@@ -320,13 +320,13 @@ def ddl(views: dict | None = None) -> list[str]:
     for table, (desc, cols) in TABLES.items():
         if views and table in views:
             out.append(f"CREATE OR REPLACE VIEW {table} AS {views[table]}")
-            out.append(f"COMMENT ON VIEW {table} IS {_quote(desc)}")
+            out.append(f"COMMENT ON VIEW {table} IS {sql_text(desc)}")
         else:
             body = ", ".join(f'"{c.name}" {c.sql}' for c in cols)
             out.append(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
-            out.append(f"COMMENT ON TABLE {table} IS {_quote(desc)}")
+            out.append(f"COMMENT ON TABLE {table} IS {sql_text(desc)}")
         for c in cols:
-            out.append(f'COMMENT ON COLUMN {table}."{c.name}" IS {_quote(c.desc)}')
+            out.append(f'COMMENT ON COLUMN {table}."{c.name}" IS {sql_text(c.desc)}')
     return out
 
 
@@ -334,5 +334,6 @@ def arrow_schema(cols) -> pa.Schema:
     return pa.schema([(c.name, SQL_ARROW[c.sql]) for c in cols])
 
 
-def _quote(text: str) -> str:
+def sql_text(text: str) -> str:
+    """`text` as a SQL string literal, quotes and all."""
     return "'" + text.replace("'", "''") + "'"

@@ -16,6 +16,7 @@ import duckdb
 
 from scapula.errors import InputError, OutputError, UsageError, first_line
 from scapula.query import event_sink, loader
+from scapula.query import schema as qs
 from scapula.query.event_sink import EventSink
 from scapula.replay.reader import Capture
 
@@ -145,8 +146,8 @@ class Storage:
             return
         con.execute(f"SET memory_limit = '{self.memory_limit.strip()}'")   # checked: _SIZE
         if self.tmp:
-            spill = os.path.join(self.tmp, "spill").replace("'", "''")
-            con.execute(f"SET temp_directory = '{spill}'")
+            spill = os.path.join(self.tmp, "spill")
+            con.execute(f"SET temp_directory = {qs.sql_text(spill)}")
 
     def loaded(self, con) -> None:
         """After the load: a limit the user did not choose is lifted for the queries

@@ -5,16 +5,17 @@ events with `args` as a STRUCT of exactly its parameters, each with its SQL type
 Why views over the JSON and not a STRUCT column in `events`: a STRUCT wide enough for
 every type costs a fifth of the load rate and most of the memory (query/args_json.py);
 a view costs nothing until it is read, and DuckDB's json_transform makes the STRUCT
-then, from the keys `event_types` lists. Creating all ~80 views takes ~65 ms, so
+then, from the keys `event_types` lists. Creating all ~80 views takes 65-95 ms, so
 `query` makes them only when its SQL names `typed` (the shell always does)."""
 import json
 import re
 
 from scapula.query.loader import run
+from scapula.query.schema import sql_text
 
 
 def uses_typed(sql: str) -> bool:
-    """Whether a statement may read a typed view (a false yes costs ~65 ms)."""
+    """Whether a statement may read a typed view (a false yes costs 65-95 ms)."""
     return re.search(r"\btyped\b", sql, re.IGNORECASE) is not None
 
 
@@ -31,20 +32,15 @@ def create(con) -> None:
 
 def view_sql(etype: str, args: dict) -> str:
     """The view of one event type; `args`: its keys' SQL types, as event_types has them."""
-    name = _quoted_name(etype)
-    literal = _quoted_text(etype)
     if not args:   # DuckDB has no empty STRUCT: the type's events without the column
         select = "SELECT * EXCLUDE (args)"
     else:
         shape = json.dumps(dict(args))   # json_transform takes SQL type names as they are
-        select = f"SELECT * REPLACE (json_transform(args, {_quoted_text(shape)}) AS args)"
-    return (f"CREATE OR REPLACE VIEW typed.{name} AS {select} FROM main.events "
-            f"WHERE type = {literal}")
+        select = f"SELECT * REPLACE (json_transform(args, {sql_text(shape)}) AS args)"
+    return (f"CREATE OR REPLACE VIEW typed.{_quoted_name(etype)} AS {select} FROM main.events "
+            f"WHERE type = {sql_text(etype)}")
 
 
 def _quoted_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
-
-def _quoted_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

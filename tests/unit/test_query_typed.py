@@ -38,8 +38,8 @@ def test_every_parameter_of_every_type_comes_back_typed(tmp_path):
     # every column of events is there too, and only that type's rows
     assert con.execute("SELECT count(*), any_value(type) FROM typed.procfork").fetchall() \
         == [(1, "procfork")]
-    assert [c for c in arrow_table(con.sql("SELECT * FROM typed.setuid")).column_names] \
-        == [c for c in arrow_table(con.sql("SELECT * FROM events")).column_names]
+    assert arrow_table(con.sql("SELECT * FROM typed.setuid")).column_names \
+        == arrow_table(con.sql("SELECT * FROM events")).column_names
 
 
 def test_views_are_made_once_per_type_and_kept_in_a_database_file(tmp_path):
